@@ -1,0 +1,145 @@
+#include "proto/control_message.hpp"
+
+#include <array>
+#include <utility>
+
+#include <simdjson.h>
+
+namespace deltastream::proto {
+
+namespace {
+
+constexpr std::array<std::pair<control_op, std::string_view>, 8> op_names = {{
+    {control_op::create, "create"},
+    {control_op::drop, "drop"},
+    {control_op::list, "list"},
+    {control_op::attach, "attach"},
+    {control_op::detach, "detach"},
+    {control_op::ack, "ack"},
+    {control_op::release, "release"},
+    {control_op::status, "status"},
+}};
+
+bool needs_stream(control_op op) {
+  return op == control_op::drop || op == control_op::attach || op == control_op::detach ||
+         op == control_op::ack || op == control_op::release;
+}
+
+}  // namespace
+
+std::string_view to_string(control_op op) {
+  for (const auto& [value, name] : op_names) {
+    if (value == op) return name;
+  }
+  return "unknown";
+}
+
+std::optional<control_op> parse_control_op(std::string_view text) {
+  for (const auto& [value, name] : op_names) {
+    if (name == text) return value;
+  }
+  return std::nullopt;
+}
+
+decoded_request decode_control_request(std::string_view json) {
+  decoded_request result;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size(), /*realloc_if_needed=*/true).get(root)) {
+    result.error = "request is not valid JSON";
+    return result;
+  }
+  simdjson::dom::object object;
+  if (root.get_object().get(object)) {
+    result.error = "request must be a JSON object";
+    return result;
+  }
+  control_request request;
+  std::string_view text;
+  for (auto field : object) {
+    const std::string_view key = field.key;
+    if (key == "id") {
+      if (field.value.get_string().get(text)) {
+        result.error = "\"id\" must be a string";
+        return result;
+      }
+      request.id = result.id = std::string(text);
+    } else if (key == "op") {
+      if (field.value.get_string().get(text)) {
+        result.error = "\"op\" must be a string";
+        return result;
+      }
+      const auto op = parse_control_op(text);
+      if (!op) {
+        result.error = "unknown op \"" + std::string(text) + "\"";
+        return result;
+      }
+      request.op = *op;
+    } else if (key == "stream") {
+      if (field.value.get_string().get(text)) {
+        result.error = "\"stream\" must be a string";
+        return result;
+      }
+      request.stream = std::string(text);
+    } else if (key == "lsn") {
+      if (field.value.get_string().get(text)) {
+        result.error = "\"lsn\" must be a string like \"0/16B3748\"";
+        return result;
+      }
+      request.ack_lsn = lsn::parse(text);
+      if (!request.ack_lsn) {
+        result.error = "\"lsn\" is not a valid LSN: \"" + std::string(text) + "\"";
+        return result;
+      }
+    } else if (key == "restart") {
+      bool restart = false;
+      if (field.value.get_bool().get(restart)) {
+        result.error = "\"restart\" must be a boolean";
+        return result;
+      }
+      request.restart = restart;
+    }
+    // Unknown keys are ignored so that newer clients can talk to older readers.
+  }
+  if (object["op"].error()) {
+    result.error = "missing \"op\"";
+    return result;
+  }
+  if (needs_stream(request.op) && request.stream.empty()) {
+    result.error = "op \"" + std::string(to_string(request.op)) + "\" needs \"stream\"";
+    return result;
+  }
+  if (request.op == control_op::ack && !request.ack_lsn) {
+    result.error = "op \"ack\" needs \"lsn\"";
+    return result;
+  }
+  result.request = std::move(request);
+  return result;
+}
+
+std::string encode_control_request(const control_request& request) {
+  json_object out;
+  out.add("op", to_string(request.op));
+  if (!request.id.empty()) out.add("id", request.id);
+  if (!request.stream.empty()) out.add("stream", request.stream);
+  if (request.ack_lsn) out.add("lsn", request.ack_lsn->to_string());
+  if (request.restart) out.add("restart", true);
+  return out.str();
+}
+
+json_object ok_reply(std::string_view id) {
+  json_object out;
+  out.add("id", id);
+  out.add("ok", true);
+  return out;
+}
+
+std::string error_reply(std::string_view id, std::string_view message) {
+  json_object out;
+  out.add("id", id);
+  out.add("ok", false);
+  out.add("error", message);
+  return out.str();
+}
+
+}  // namespace deltastream::proto

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/json_writer.hpp"
+#include "common/lsn.hpp"
+
+namespace deltastream::proto {
+
+// Control requests to the reader's ROUTER socket: one JSON object per request,
+// one JSON object per reply. See proto/PROTOCOL.md.
+
+enum class control_op { create, drop, list, attach, detach, ack, release, status };
+
+std::string_view to_string(control_op op);
+std::optional<control_op> parse_control_op(std::string_view text);
+
+struct control_request {
+  control_op op = control_op::status;
+  std::string id;      // echoed in the reply; lets a DEALER match replies to requests
+  std::string stream;  // create (optional: generated when empty), drop, attach, detach, ack
+  std::optional<lsn> ack_lsn;  // ack only
+  bool restart = false;        // attach: start a new epoch even if already streaming
+};
+
+// A decoded request, or the reason it was refused (and the id, if one could be read,
+// so that the error reply still reaches the right caller).
+struct decoded_request {
+  std::optional<control_request> request;
+  std::string error;
+  std::string id;
+};
+
+// Untrusted bytes in, never throws.
+decoded_request decode_control_request(std::string_view json);
+std::string encode_control_request(const control_request& request);
+
+// Replies: {"id":..,"ok":true,...} and {"id":..,"ok":false,"error":"..."}.
+json_object ok_reply(std::string_view id);
+std::string error_reply(std::string_view id, std::string_view message);
+
+}  // namespace deltastream::proto

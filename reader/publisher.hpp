@@ -1,0 +1,42 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <zmq.hpp>
+
+#include "proto/data_frame.hpp"
+
+namespace deltastream::reader {
+
+// Where a stream delivers its frames. publish() returns false when the message could
+// not be queued (the subscribers are full); the stream keeps it and stops reading.
+class message_sink {
+ public:
+  virtual ~message_sink() = default;
+  virtual bool publish(std::string_view stream, const proto::frame_header& header,
+                       std::string_view payload) = 0;
+};
+
+// The data channel: an XPUB socket (a PUB that also reports back pressure). With
+// ZMQ_XPUB_NODROP a full subscriber makes sends fail with EAGAIN instead of dropping
+// silently, so the reader stops reading the replication socket rather than losing or
+// buffering without bound.
+class publisher final : public message_sink {
+ public:
+  publisher(zmq::context_t& context, const std::string& endpoint, int high_water_mark);
+
+  bool publish(std::string_view stream, const proto::frame_header& header,
+               std::string_view payload) override;
+
+  // Subscription notices arrive on an XPUB; reading them keeps its queue empty.
+  void drain_subscriptions();
+
+  zmq::socket_t& socket() { return socket_; }
+  std::string endpoint() const;  // the bound endpoint, with the real port for "tcp://*:0"
+
+ private:
+  zmq::socket_t socket_;
+};
+
+}  // namespace deltastream::reader

@@ -1,0 +1,69 @@
+#include "reader/reader_options.hpp"
+
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "common/errors.hpp"
+#include "common/pg_settings.hpp"
+
+namespace deltastream::reader {
+
+reader_options parse_reader_options(int argc, char** argv) {
+  reader_options options;
+  std::string pg;
+  int status_seconds = 10;
+  int snapshot_hold_seconds = 300;
+
+  CLI::App app{
+      "deltastream-reader: streams PostgreSQL logical replication slots (wal2json) to "
+      "ZeroMQ subscribers."};
+  app.set_version_flag("--version", "deltastream-reader 0.1.0");
+  app.add_option("--pg", pg,
+                 "PostgreSQL connection string (key=value or URI). Default: built from "
+                 "PGHOST PGPORT PGUSER PGPASS DBNAME, then libpq's defaults")
+      ->envname("DELTASTREAM_PG");
+  app.add_option("--control", options.control_endpoint,
+                 "ZeroMQ ROUTER endpoint for control requests")
+      ->envname("DELTASTREAM_CONTROL")
+      ->capture_default_str();
+  app.add_option("--publish", options.publish_endpoint, "ZeroMQ PUB endpoint for changes")
+      ->envname("DELTASTREAM_PUBLISH")
+      ->capture_default_str();
+  app.add_option("--high-water-mark", options.high_water_mark,
+                 "Messages queued per subscriber before the reader stops reading")
+      ->envname("DELTASTREAM_HIGH_WATER_MARK")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  app.add_option("--status-interval", status_seconds,
+                 "Seconds between standby status updates to PostgreSQL (also sent at once "
+                 "after every ACK)")
+      ->envname("DELTASTREAM_STATUS_INTERVAL")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--snapshot-hold", snapshot_hold_seconds,
+                 "Seconds a created stream's exported snapshot stays importable unless "
+                 "released earlier")
+      ->envname("DELTASTREAM_SNAPSHOT_HOLD")
+      ->check(CLI::Range(1, 86'400))
+      ->capture_default_str();
+  app.add_option("--log-level", options.log_level,
+                 "trace, debug, info, warn, error, critical or off")
+      ->envname("DELTASTREAM_LOG_LEVEL")
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& done) {
+    std::exit(app.exit(done));
+  } catch (const CLI::ParseError& error) {
+    throw config_error(error.what());
+  }
+  options.registry.streams.conninfo = resolve_conninfo(pg);
+  options.registry.streams.status_interval = std::chrono::seconds(status_seconds);
+  options.registry.snapshot_hold = std::chrono::seconds(snapshot_hold_seconds);
+  return options;
+}
+
+}  // namespace deltastream::reader

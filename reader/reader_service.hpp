@@ -1,0 +1,34 @@
+#pragma once
+
+#include <atomic>
+
+#include <zmq.hpp>
+
+#include "reader/control_server.hpp"
+#include "reader/publisher.hpp"
+#include "reader/reader_options.hpp"
+#include "reader/stream_registry.hpp"
+
+namespace deltastream::reader {
+
+// The reader process: one thread around one zmq_poll over the control socket, the data
+// socket and every libpq socket. Runs until `stop` becomes true.
+class reader_service {
+ public:
+  reader_service(zmq::context_t& context, const reader_options& options);
+
+  void run(const std::atomic<bool>& stop);
+
+  std::string control_endpoint() const { return control_.endpoint(); }
+  std::string publish_endpoint() const { return publisher_.endpoint(); }
+
+ private:
+  void serve_control_requests();
+
+  const reader_options& options_;
+  publisher publisher_;
+  control_server control_;
+  stream_registry registry_;
+};
+
+}  // namespace deltastream::reader

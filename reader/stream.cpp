@@ -1,0 +1,188 @@
+#include "reader/stream.hpp"
+
+#include <algorithm>
+
+#include "common/errors.hpp"
+#include "common/logging.hpp"
+#include "reader/wal2json_message.hpp"
+
+namespace deltastream::reader {
+
+namespace {
+
+// The pgdeltastream wire shape: wal2json format 1, one message per transaction, with
+// "nextlsn" so that clients know what to acknowledge.
+const std::vector<std::pair<std::string, std::string>> wal2json_options = {
+    {"format-version", "1"},
+    {"include-lsn", "on"},
+    {"pretty-print", "off"},
+};
+
+// SQLSTATE undefined_object: START_REPLICATION on a slot that does not exist.
+constexpr std::string_view slot_missing_state = "42704";
+
+}  // namespace
+
+stream::stream(stream_name name, lsn committed, const stream_settings& settings,
+               message_sink& sink, epoch_clock& epochs)
+    : name_(std::move(name)),
+      settings_(settings),
+      sink_(sink),
+      epochs_(epochs),
+      acked_(committed),
+      delivered_(committed),
+      received_(committed) {}
+
+stream::~stream() = default;
+
+void stream::start() {
+  auto connection = std::make_unique<replication_connection>(settings_.conninfo);
+  // Start from what the consumer acknowledged (the slot's confirmed_flush_lsn at
+  // attach, or a later ACK): PostgreSQL resends every transaction committed after it.
+  connection->start_replication(name_.str(), acked_, wal2json_options);
+  connection_ = std::move(connection);
+  epoch_ = epochs_.next();
+  seq_ = 0;
+  pending_.reset();
+  backoff_.reset();
+  module_logger("stream")->info("{}: streaming from {} (epoch {})", name_.str(),
+                                acked_.to_string(), epoch_);
+  send_status(false);
+  publish_heartbeat();  // subscribers learn the new epoch at once
+}
+
+void stream::step(clock::time_point now, bool readable) {
+  if (!connection_) {
+    if (now < retry_at_ || gone_) return;
+    try {
+      start();
+    } catch (const pg_error& error) {
+      lose_connection(error.what(), error.sqlstate());
+    }
+    return;
+  }
+  try {
+    if (readable) connection_->consume_input();
+    read_messages();
+    if (wants_write_) wants_write_ = connection_->flush();
+    if (status_due_ || now - last_status_ >= settings_.status_interval) send_status(false);
+    if (!pending_ && now - last_heartbeat_ >= settings_.heartbeat_interval) publish_heartbeat();
+  } catch (const pg_error& error) {
+    lose_connection(error.what(), error.sqlstate());
+  } catch (const protocol_error& error) {
+    lose_connection(std::string("protocol error after ") + received_.to_string() + ": " +
+                        error.what(),
+                    "");
+  }
+}
+
+void stream::read_messages() {
+  more_buffered_ = false;
+  if (pending_ && !flush_pending()) return;
+  for (std::size_t count = 0; count < settings_.max_messages_per_turn; ++count) {
+    switch (connection_->read(buffer_)) {
+      case replication_connection::read_status::would_block:
+        return;
+      case replication_connection::read_status::ended:
+        throw pg_error("the server ended the replication stream", "");
+      case replication_connection::read_status::message:
+        break;
+    }
+    const auto message = parse_copy_data(buffer_);
+    if (const auto* alive = std::get_if<keepalive>(&message)) {
+      wal_end_ = std::max(wal_end_, alive->wal_end);
+      if (alive->reply_requested) send_status(false);
+    } else {
+      handle_xlog_data(std::get<xlog_data>(message));
+      if (pending_) return;  // subscribers are full: stop reading until they drain
+    }
+  }
+  more_buffered_ = true;  // the turn's budget ran out; libpq may hold more
+}
+
+void stream::handle_xlog_data(const xlog_data& message) {
+  received_ = std::max({received_, message.data_start, message.wal_end});
+  wal_end_ = std::max(wal_end_, message.wal_end);
+  const auto next = wal2json_next_lsn(message.payload);
+  if (!next) {
+    throw protocol_error("wal2json message at " + message.data_start.to_string() +
+                         " has no \"nextlsn\"");
+  }
+  proto::frame_header header{proto::frame_kind::data, epoch_, ++seq_, *next, message.data_start};
+  if (sink_.publish(name_.str(), header, message.payload)) {
+    delivered_ = std::max(delivered_, *next);
+  } else {
+    pending_ = pending_message{header, std::string(message.payload)};
+  }
+}
+
+bool stream::flush_pending() {
+  if (!sink_.publish(name_.str(), pending_->header, pending_->payload)) return false;
+  delivered_ = std::max(delivered_, pending_->header.position);
+  pending_.reset();
+  return true;
+}
+
+stream::ack_outcome stream::ack(lsn position) {
+  if (position > delivered_) return ack_outcome::beyond_delivered;
+  if (position <= acked_) return ack_outcome::unchanged;
+  acked_ = position;
+  status_due_ = true;
+  return ack_outcome::accepted;
+}
+
+void stream::send_status(bool reply_requested) {
+  last_status_ = clock::now();
+  status_due_ = false;
+  if (!connection_) return;
+  const standby_status status{std::max(received_, acked_), acked_, acked_,
+                              to_pg_time(std::chrono::system_clock::now()), reply_requested};
+  connection_->send_status(status);
+  wants_write_ = connection_->flush();
+}
+
+void stream::publish_heartbeat() {
+  last_heartbeat_ = clock::now();
+  proto::frame_header header{proto::frame_kind::heartbeat, epoch_, seq_, acked_, wal_end_};
+  sink_.publish(name_.str(), header, {});  // a heartbeat dropped under pressure is harmless
+}
+
+void stream::lose_connection(const std::string& reason, const std::string& sqlstate) {
+  const bool was_streaming = connection_ != nullptr;
+  connection_.reset();
+  pending_.reset();  // never published: START from acked_ sends it again
+  wants_write_ = false;
+  more_buffered_ = false;
+  if (sqlstate == slot_missing_state) gone_ = true;
+  const auto delay = backoff_.next();
+  retry_at_ = clock::now() + delay;
+  module_logger("stream")->warn("{}: {}; {}", name_.str(), reason,
+                                gone_ ? "slot is gone, detaching"
+                                      : "reconnecting in " + std::to_string(delay.count()) + " ms");
+  if (was_streaming) {
+    proto::frame_header header{proto::frame_kind::stream_end, epoch_, seq_, acked_, wal_end_};
+    sink_.publish(name_.str(), header, reason);
+  }
+}
+
+void stream::stop(const std::string& reason) {
+  if (!connection_) return;
+  try {
+    send_status(false);  // the last ACK reaches PostgreSQL before we go
+  } catch (const pg_error& error) {
+    module_logger("stream")->warn("{}: final status not sent: {}", name_.str(), error.what());
+  }
+  connection_.reset();
+  proto::frame_header header{proto::frame_kind::stream_end, epoch_, seq_, acked_, wal_end_};
+  sink_.publish(name_.str(), header, reason);
+  module_logger("stream")->info("{}: stopped at {} ({})", name_.str(), acked_.to_string(), reason);
+}
+
+clock::time_point stream::next_deadline() const {
+  if (!connection_) return retry_at_;
+  if (status_due_ || more_buffered_) return clock::now();
+  return std::min(last_status_ + settings_.status_interval,
+                  last_heartbeat_ + settings_.heartbeat_interval);
+}
+
+}  // namespace deltastream::reader

@@ -1,0 +1,102 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/backoff.hpp"
+#include "common/lsn.hpp"
+#include "common/stream_name.hpp"
+#include "reader/epoch_clock.hpp"
+#include "reader/publisher.hpp"
+#include "reader/replication_connection.hpp"
+
+namespace deltastream::reader {
+
+using clock = std::chrono::steady_clock;
+
+struct stream_settings {
+  std::string conninfo;
+  std::chrono::milliseconds status_interval{10'000};
+  std::chrono::milliseconds heartbeat_interval{1'000};
+  std::size_t max_messages_per_turn = 256;  // fairness between streams in one loop
+};
+
+// One attached stream: the receivelog.c role for one slot. Reads CopyData from its
+// replication connection, publishes each wal2json message with epoch and sequence,
+// answers keepalives and reports the acknowledged LSN as the flush position. Survives
+// a lost connection by reconnecting with backoff from the acknowledged position.
+class stream {
+ public:
+  stream(stream_name name, lsn committed, const stream_settings& settings, message_sink& sink,
+         epoch_clock& epochs);
+  ~stream();
+
+  // Connects and starts replication now; throws pg_error (the caller decides whether
+  // to report it or retry). Each successful start opens a new epoch.
+  void start();
+
+  // One loop turn: reconnect if due, read what arrived, send status and heartbeats.
+  void step(clock::time_point now, bool readable);
+
+  enum class ack_outcome { accepted, unchanged, beyond_delivered };
+  ack_outcome ack(lsn position);
+
+  // Ends streaming: a final status update, then a stream_end frame with `reason`.
+  void stop(const std::string& reason);
+
+  const stream_name& name() const { return name_; }
+  bool connected() const { return connection_ != nullptr; }
+  bool gone() const { return gone_; }  // the slot no longer exists: detach it
+  int socket() const { return connection_ ? connection_->socket() : -1; }
+  bool wants_write() const { return wants_write_; }
+  bool has_pending() const { return pending_.has_value(); }
+  clock::time_point next_deadline() const;
+
+  std::uint64_t epoch() const { return epoch_; }
+  std::uint64_t seq() const { return seq_; }
+  lsn acked() const { return acked_; }
+  lsn delivered() const { return delivered_; }
+  lsn wal_end() const { return wal_end_; }
+
+ private:
+  void read_messages();
+  void handle_xlog_data(const xlog_data& message);
+  bool flush_pending();
+  void send_status(bool reply_requested);
+  void publish_heartbeat();
+  void lose_connection(const std::string& reason, const std::string& sqlstate);
+
+  stream_name name_;
+  const stream_settings& settings_;
+  message_sink& sink_;
+  epoch_clock& epochs_;
+  std::unique_ptr<replication_connection> connection_;
+  std::vector<std::uint8_t> buffer_;
+
+  std::uint64_t epoch_ = 0;
+  std::uint64_t seq_ = 0;
+  lsn acked_;      // what the consumer confirmed; sent as flush position
+  lsn delivered_;  // highest position published: acks beyond it are refused
+  lsn received_;   // highest WAL position received; sent as write position
+  lsn wal_end_;    // server's WAL end from the last keepalive or XLogData
+  bool status_due_ = false;
+  bool wants_write_ = false;
+  bool gone_ = false;
+  bool more_buffered_ = false;  // stopped at the turn's budget: come back at once
+
+  struct pending_message {
+    proto::frame_header header;
+    std::string payload;
+  };
+  std::optional<pending_message> pending_;  // published when the subscribers have room
+
+  clock::time_point last_status_{};
+  clock::time_point last_heartbeat_{};
+  clock::time_point retry_at_{};
+  backoff backoff_;
+};
+
+}  // namespace deltastream::reader

@@ -1,0 +1,304 @@
+#include "reader/stream_registry.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/errors.hpp"
+#include "common/logging.hpp"
+
+namespace deltastream::reader {
+
+namespace {
+
+using proto::error_reply;
+using proto::ok_reply;
+
+// Only our slots: logical, wal2json, in this database, named delta_*.
+constexpr const char* list_sql =
+    "SELECT slot_name, confirmed_flush_lsn::text, "
+    "       COALESCE((pg_current_wal_lsn() - confirmed_flush_lsn)::bigint, 0), active "
+    "FROM pg_replication_slots "
+    "WHERE database = current_database() AND slot_type = 'logical' AND plugin = 'wal2json' "
+    "  AND starts_with(slot_name, 'delta_') ORDER BY slot_name";
+constexpr const char* committed_sql =
+    "SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
+    "WHERE slot_name = $1 AND database = current_database() AND plugin = 'wal2json'";
+constexpr const char* drop_sql =
+    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+    "WHERE slot_name = $1 AND database = current_database()";
+
+}  // namespace
+
+stream_registry::stream_registry(const registry_settings& settings, message_sink& sink,
+                                 reply_function reply_later)
+    : settings_(settings), sink_(sink), reply_later_(std::move(reply_later)) {}
+
+stream_registry::~stream_registry() = default;
+
+std::optional<std::string> stream_registry::handle(const proto::control_request& request,
+                                                   std::uint64_t ticket) {
+  // Stream names are checked once here; everything below works with valid names.
+  if (!request.stream.empty() && !stream_name::parse(request.stream)) {
+    return error_reply(request.id, "invalid stream name \"" + request.stream +
+                                       "\": expected delta_ followed by 1-57 of [a-z0-9_]");
+  }
+  try {
+    switch (request.op) {
+      case proto::control_op::create: {
+        auto reply = create(request, ticket);
+        if (reply.empty()) return std::nullopt;
+        return reply;
+      }
+      case proto::control_op::drop: return drop(request);
+      case proto::control_op::list: return list(request);
+      case proto::control_op::attach: return attach(request);
+      case proto::control_op::detach: return detach(request);
+      case proto::control_op::ack: return ack(request);
+      case proto::control_op::release: return release(request);
+      case proto::control_op::status: return status(request);
+    }
+  } catch (const pg_error& error) {
+    forget_broken_sql();
+    module_logger("control")->warn("{} {}: {}", proto::to_string(request.op), request.stream,
+                                   error.what());
+    return error_reply(request.id, error.what());
+  }
+  return error_reply(request.id, "unhandled op");
+}
+
+std::string stream_registry::create(const proto::control_request& request, std::uint64_t ticket) {
+  const auto name = request.stream.empty() ? stream_name::generate()
+                                           : *stream_name::parse(request.stream);
+  auto connection = std::make_unique<replication_connection>(settings_.streams.conninfo);
+  connection->send_create_slot(name.str(), "wal2json");
+  creates_.push_back({ticket, request.id, name.str(), std::move(connection)});
+  return {};
+}
+
+void stream_registry::finish_creates(const zmq_pollitem_t* results) {
+  for (std::size_t i = 0; i < creates_.size();) {
+    auto& pending = creates_[i];
+    std::string reply;
+    bool done = true;
+    try {
+      if (!(results[i].revents & ZMQ_POLLIN)) {
+        done = false;
+      } else if (auto created = pending.connection->poll_create_slot()) {
+        reply = ok_reply(pending.id)
+                    .add("stream", created->slot)
+                    .add("slot", created->slot)
+                    .add("snapshot", created->snapshot)
+                    .add("consistent_point", created->consistent_point.to_string())
+                    .str();
+        module_logger("control")->info("created {} at {} (snapshot {})", created->slot,
+                                       created->consistent_point.to_string(), created->snapshot);
+        snapshots_[pending.name] = {std::move(pending.connection),
+                                    clock::now() + settings_.snapshot_hold};
+      } else {
+        done = false;
+      }
+    } catch (const std::exception& error) {  // pg_error or protocol_error
+      module_logger("control")->warn("create {}: {}", pending.name, error.what());
+      reply = error_reply(pending.id, error.what());
+    }
+    if (done) {
+      reply_later_(pending.ticket, std::move(reply));
+      creates_.erase(creates_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+}
+
+std::string stream_registry::drop(const proto::control_request& request) {
+  if (auto found = streams_.find(request.stream); found != streams_.end()) {
+    found->second->stop("stream dropped");
+    streams_.erase(found);
+  }
+  snapshots_.erase(request.stream);
+  auto result = pg_exec(sql(), drop_sql, {request.stream});
+  if (PQntuples(result.get()) == 0) {
+    return error_reply(request.id, "no such stream \"" + request.stream + "\"");
+  }
+  module_logger("control")->info("dropped {}", request.stream);
+  return ok_reply(request.id).add("stream", request.stream).str();
+}
+
+std::string stream_registry::list(const proto::control_request& request) {
+  auto result = pg_exec(sql(), list_sql, {});
+  std::string items = "[";
+  for (int row = 0; row < PQntuples(result.get()); ++row) {
+    const std::string name = PQgetvalue(result.get(), row, 0);
+    json_object item;
+    item.add("stream", name)
+        .add("confirmed_flush_lsn", PQgetvalue(result.get(), row, 1))
+        .add("lag_bytes", static_cast<std::int64_t>(std::stoll(PQgetvalue(result.get(), row, 2))))
+        .add("active", std::string_view(PQgetvalue(result.get(), row, 3)) == "t");
+    const auto attached = streams_.find(name);
+    item.add("attached", attached != streams_.end());
+    if (attached != streams_.end()) {
+      item.add("epoch", attached->second->epoch())
+          .add("seq", attached->second->seq())
+          .add("acked_lsn", attached->second->acked().to_string())
+          .add("delivered_lsn", attached->second->delivered().to_string());
+    }
+    if (items.size() > 1) items.push_back(',');
+    items += item.str();
+  }
+  items.push_back(']');
+  return ok_reply(request.id).raw("streams", items).str();
+}
+
+std::string stream_registry::attach(const proto::control_request& request) {
+  auto found = streams_.find(request.stream);
+  if (found != streams_.end() && !request.restart) {
+    auto& current = *found->second;
+    return ok_reply(request.id)
+        .add("stream", request.stream)
+        .add("epoch", current.epoch())
+        .add("seq", current.seq())
+        .add("start_lsn", current.acked().to_string())
+        .str();
+  }
+  const auto name = *stream_name::parse(request.stream);
+  const auto committed = committed_position(name);
+  if (!committed) return error_reply(request.id, "no such stream \"" + request.stream + "\"");
+  if (found != streams_.end()) {
+    found->second->stop("restarted by attach");
+    streams_.erase(found);
+  }
+  auto attached = std::make_unique<stream>(name, *committed, settings_.streams, sink_, epochs_);
+  attached->start();  // errors reach the caller; a later loss is retried by the stream
+  auto& current = *attached;
+  streams_[request.stream] = std::move(attached);
+  return ok_reply(request.id)
+      .add("stream", request.stream)
+      .add("epoch", current.epoch())
+      .add("seq", current.seq())
+      .add("start_lsn", current.acked().to_string())
+      .str();
+}
+
+std::string stream_registry::detach(const proto::control_request& request) {
+  auto found = streams_.find(request.stream);
+  if (found == streams_.end()) {
+    return error_reply(request.id, "stream \"" + request.stream + "\" is not attached");
+  }
+  found->second->stop("detached");
+  streams_.erase(found);
+  return ok_reply(request.id).add("stream", request.stream).str();
+}
+
+std::string stream_registry::ack(const proto::control_request& request) {
+  auto found = streams_.find(request.stream);
+  if (found == streams_.end()) {
+    return error_reply(request.id, "stream \"" + request.stream + "\" is not attached");
+  }
+  auto& target = *found->second;
+  if (target.ack(*request.ack_lsn) == stream::ack_outcome::beyond_delivered) {
+    return error_reply(request.id, "lsn " + request.ack_lsn->to_string() +
+                                       " is beyond what was delivered (" +
+                                       target.delivered().to_string() + ")");
+  }
+  target.step(clock::now(), false);  // the status update goes out now, not in 10 s
+  return ok_reply(request.id)
+      .add("stream", request.stream)
+      .add("acked", target.acked().to_string())
+      .str();
+}
+
+std::string stream_registry::release(const proto::control_request& request) {
+  if (snapshots_.erase(request.stream) == 0) {
+    return error_reply(request.id, "no snapshot is held for \"" + request.stream + "\"");
+  }
+  return ok_reply(request.id).add("stream", request.stream).str();
+}
+
+std::string stream_registry::status(const proto::control_request& request) {
+  std::string attached = "[";
+  for (const auto& [name, current] : streams_) {
+    if (attached.size() > 1) attached.push_back(',');
+    append_json_string(attached, name);
+  }
+  attached.push_back(']');
+  bool postgres_up = true;
+  try {
+    pg_exec(sql(), "SELECT 1", {});
+  } catch (const pg_error&) {
+    forget_broken_sql();
+    postgres_up = false;
+  }
+  return ok_reply(request.id)
+      .add("instance", settings_.instance)
+      .add("pid", static_cast<std::int64_t>(getpid()))
+      .add("postgres", postgres_up)
+      .raw("attached", attached)
+      .str();
+}
+
+void stream_registry::add_poll_items(std::vector<zmq_pollitem_t>& items) const {
+  for (const auto& [name, current] : streams_) {
+    const short events = static_cast<short>(ZMQ_POLLIN | (current->wants_write() ? ZMQ_POLLOUT : 0));
+    // A disconnected stream polls fd -1, which poll() ignores.
+    items.push_back({nullptr, current->socket(), current->has_pending() ? short{0} : events, 0});
+  }
+  for (const auto& pending : creates_) {
+    items.push_back({nullptr, pending.connection->socket(), ZMQ_POLLIN, 0});
+  }
+}
+
+void stream_registry::step(clock::time_point now, const zmq_pollitem_t* results) {
+  std::size_t index = 0;
+  for (auto& [name, current] : streams_) {
+    current->step(now, (results[index++].revents & ZMQ_POLLIN) != 0);
+  }
+  std::erase_if(streams_, [](const auto& entry) { return entry.second->gone(); });
+  finish_creates(results + index);
+  expire_snapshots(now);
+}
+
+clock::time_point stream_registry::next_deadline(clock::time_point now) const {
+  auto deadline = now + std::chrono::seconds(1);
+  for (const auto& [name, current] : streams_) deadline = std::min(deadline, current->next_deadline());
+  for (const auto& [name, holder] : snapshots_) deadline = std::min(deadline, holder.expires);
+  return deadline;
+}
+
+bool stream_registry::has_pending_output() const {
+  return std::any_of(streams_.begin(), streams_.end(),
+                     [](const auto& entry) { return entry.second->has_pending(); });
+}
+
+void stream_registry::expire_snapshots(clock::time_point now) {
+  std::erase_if(snapshots_, [now](const auto& entry) {
+    if (entry.second.expires > now) return false;
+    module_logger("control")->info("{}: released the exported snapshot (held too long)", entry.first);
+    return true;
+  });
+}
+
+void stream_registry::stop_all(const std::string& reason) {
+  for (auto& [name, current] : streams_) current->stop(reason);
+  streams_.clear();
+  snapshots_.clear();
+  creates_.clear();
+}
+
+std::optional<lsn> stream_registry::committed_position(const stream_name& name) {
+  auto result = pg_exec(sql(), committed_sql, {name.str()});
+  if (PQntuples(result.get()) == 0) return std::nullopt;
+  if (PQgetisnull(result.get(), 0, 0)) return lsn{};
+  return lsn::parse(PQgetvalue(result.get(), 0, 0));
+}
+
+PGconn* stream_registry::sql() {
+  if (!sql_) sql_ = pg_connect(settings_.streams.conninfo, connection_kind::sql);
+  return sql_.get();
+}
+
+void stream_registry::forget_broken_sql() {
+  if (sql_ && PQstatus(sql_.get()) != CONNECTION_OK) sql_.reset();
+}
+
+}  // namespace deltastream::reader

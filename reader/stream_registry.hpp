@@ -1,0 +1,88 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <zmq.h>
+
+#include "common/pg_connection.hpp"
+#include "proto/control_message.hpp"
+#include "reader/stream.hpp"
+
+namespace deltastream::reader {
+
+struct registry_settings {
+  stream_settings streams;
+  std::chrono::seconds snapshot_hold{300};
+  std::string instance;  // random per process: lets peers notice a restarted reader
+};
+
+// The reader's streams and slots: carries out control requests (create, drop, list,
+// attach, detach, ack, release, status) and steps every attached stream. Owns the
+// replication connections, the connections that hold exported snapshots, and one
+// ordinary SQL connection for catalog queries (always parameterised).
+class stream_registry {
+ public:
+  using reply_function = std::function<void(std::uint64_t ticket, std::string reply)>;
+
+  stream_registry(const registry_settings& settings, message_sink& sink, reply_function reply_later);
+  ~stream_registry();
+
+  // Returns the reply, or nullopt when it will come later through reply_later (create
+  // waits for running transactions; the loop must not).
+  std::optional<std::string> handle(const proto::control_request& request, std::uint64_t ticket);
+
+  // Appends the sockets to poll, then step() reads the results in the same order.
+  void add_poll_items(std::vector<zmq_pollitem_t>& items) const;
+  void step(clock::time_point now, const zmq_pollitem_t* results);
+  clock::time_point next_deadline(clock::time_point now) const;
+  bool has_pending_output() const;  // some stream waits for subscribers to drain
+
+  void stop_all(const std::string& reason);
+
+ private:
+  std::string create(const proto::control_request& request, std::uint64_t ticket);
+  std::string drop(const proto::control_request& request);
+  std::string list(const proto::control_request& request);
+  std::string attach(const proto::control_request& request);
+  std::string detach(const proto::control_request& request);
+  std::string ack(const proto::control_request& request);
+  std::string release(const proto::control_request& request);
+  std::string status(const proto::control_request& request);
+
+  void finish_creates(const zmq_pollitem_t* results);
+  void expire_snapshots(clock::time_point now);
+  std::optional<lsn> committed_position(const stream_name& name);
+  PGconn* sql();
+  void forget_broken_sql();
+
+  const registry_settings& settings_;
+  message_sink& sink_;
+  reply_function reply_later_;
+  epoch_clock epochs_;
+  pg_conn sql_;
+  std::map<std::string, std::unique_ptr<stream>> streams_;
+
+  // An exported snapshot lives while the connection that created the slot stays idle.
+  struct snapshot_holder {
+    std::unique_ptr<replication_connection> connection;
+    clock::time_point expires;
+  };
+  std::map<std::string, snapshot_holder> snapshots_;
+
+  struct pending_create {
+    std::uint64_t ticket;
+    std::string id;
+    std::string name;
+    std::unique_ptr<replication_connection> connection;
+  };
+  std::vector<pending_create> creates_;
+};
+
+}  // namespace deltastream::reader

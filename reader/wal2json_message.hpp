@@ -1,0 +1,16 @@
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "common/lsn.hpp"
+
+namespace deltastream::reader {
+
+// The "nextlsn" of a wal2json format-version 1 message (include-lsn on): the LSN just
+// past the transaction's commit record, which is what a consumer acknowledges. wal2json
+// writes it near the start ({"xid":..,"timestamp":..,"nextlsn":"X/Y","change":[...),
+// so only the head is scanned and the payload is never re-parsed. nullopt when absent.
+std::optional<lsn> wal2json_next_lsn(std::string_view payload);
+
+}  // namespace deltastream::reader
