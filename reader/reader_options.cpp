@@ -1,7 +1,9 @@
 #include "reader/reader_options.hpp"
 
 #include <cstdlib>
-#include <iostream>
+#include <random>
+
+#include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 
@@ -63,6 +65,8 @@ reader_options parse_reader_options(int argc, char** argv) {
   options.registry.streams.conninfo = resolve_conninfo(pg);
   options.registry.streams.status_interval = std::chrono::seconds(status_seconds);
   options.registry.snapshot_hold = std::chrono::seconds(snapshot_hold_seconds);
+  std::random_device random;
+  options.registry.instance = fmt::format("{:08x}{:08x}", random(), random());
   return options;
 }
 

@@ -1,0 +1,214 @@
+"""Shared pieces of the integration tests: the real reader process, a DEALER control
+client and a SUB subscriber written from proto/PROTOCOL.md alone, and the PostgreSQL
+that tests/run.sh started (PGTEST_DSN; PGTEST_CLUSTER restarts it)."""
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import uuid
+
+import psycopg2
+import zmq
+
+HEADER = struct.Struct("!BBQQQQ")  # version, kind, epoch, seq, lsn, wal_lsn
+DATA, HEARTBEAT, STREAM_END = 1, 2, 3
+
+
+def dsn():
+    value = os.environ.get("PGTEST_DSN")
+    if not value:
+        raise RuntimeError("PGTEST_DSN is not set: run the suite through ./tests/run.sh")
+    return value
+
+
+def cluster(action):
+    """restart | kill | start | stop the test PostgreSQL."""
+    command = os.environ.get("PGTEST_CLUSTER")
+    if not command:
+        raise RuntimeError("PGTEST_CLUSTER is not set: run the suite through ./tests/run.sh")
+    subprocess.run(command.split() + [action], check=True)
+
+
+def connect():
+    conn = psycopg2.connect(dsn())
+    conn.autocommit = True
+    return conn
+
+
+def sql(query, params=None):
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(query, params)
+        rows = cur.fetchall() if cur.description else None
+    conn.close()
+    return rows
+
+
+def wait_until(predicate, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def parse_lsn(text):
+    high, low = text.split("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
+def format_lsn(value):
+    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Reader:
+    """deltastream-reader as a child process on fixed free ports (so a restart keeps them)."""
+
+    def __init__(self, *extra):
+        self.binary = os.environ.get("DELTASTREAM_READER_BIN")
+        if not self.binary:
+            raise RuntimeError("DELTASTREAM_READER_BIN is not set")
+        self.control = f"tcp://127.0.0.1:{free_port()}"
+        self.publish = f"tcp://127.0.0.1:{free_port()}"
+        self.extra = list(extra)
+        self.log = tempfile.NamedTemporaryFile(prefix="reader-", suffix=".log", delete=False)
+        self.process = None
+        self.start()
+
+    def start(self):
+        args = [self.binary, "--pg", dsn(), "--control", self.control, "--publish", self.publish,
+                "--log-level", "debug", *self.extra]
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        with Control(self.control) as control:  # ready once it answers
+            wait_until(lambda: self.alive() and control.try_request("status"), what="reader start")
+
+    def alive(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"reader exited with {self.process.returncode}:\n{self.output()}")
+        return True
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def terminate(self, timeout=15):
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def output(self):
+        with open(self.log.name, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def close(self):
+        if self.process and self.process.poll() is None:
+            self.kill()
+        os.unlink(self.log.name)
+
+
+class Control:
+    """A DEALER on the reader's control endpoint: one JSON request, one JSON reply."""
+
+    def __init__(self, endpoint):
+        self.context = zmq.Context.instance()
+        self.endpoint = endpoint
+        self._open()
+
+    def _open(self):
+        self.socket = self.context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.connect(self.endpoint)
+
+    def send_raw(self, body, timeout=20.0):
+        self.socket.send(body)
+        if not self.socket.poll(int(timeout * 1000)):
+            raise TimeoutError(f"no reply to {body!r}")
+        return json.loads(self.socket.recv())
+
+    def request(self, op, timeout=20.0, **fields):
+        request_id = uuid.uuid4().hex
+        reply = self.send_raw(json.dumps({"op": op, "id": request_id, **fields}).encode(), timeout)
+        assert reply["id"] == request_id, reply
+        return reply
+
+    def try_request(self, op):
+        """For polling a process that may not be up yet: a lost request leaves the
+        DEALER's queue in an unknown state, so reopen it."""
+        try:
+            return self.request(op, timeout=0.5)
+        except TimeoutError:
+            self.socket.close()
+            self._open()
+            return None
+
+    def ok(self, op, **fields):
+        reply = self.request(op, **fields)
+        assert reply["ok"], reply
+        return reply
+
+    def close(self):
+        self.socket.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Subscriber:
+    """A SUB socket on one stream's topic, decoding frames as PROTOCOL.md says."""
+
+    def __init__(self, endpoint, stream):
+        self.socket = zmq.Context.instance().socket(zmq.SUB)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.SUBSCRIBE, stream.encode() + b"\0")
+        self.socket.connect(endpoint)
+
+    def recv(self, timeout=15.0):
+        if not self.socket.poll(int(timeout * 1000)):
+            raise AssertionError(f"no frame within {timeout}s")
+        topic, header, payload = self.socket.recv_multipart()
+        version, kind, epoch, seq, lsn, wal = HEADER.unpack(header)
+        assert version == 1
+        return {"stream": topic[:-1].decode(), "kind": kind, "epoch": epoch, "seq": seq,
+                "lsn": lsn, "wal": wal, "payload": payload}
+
+    def wait_for(self, predicate, timeout=20.0, what="frame"):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {what}")
+            frame = self.recv(left)
+            if predicate(frame):
+                return frame
+
+    def data(self, count, timeout=20.0):
+        """The next `count` data frames, skipping heartbeats."""
+        frames = []
+        while len(frames) < count:
+            frame = self.wait_for(lambda f: f["kind"] in (DATA, STREAM_END), timeout, "data")
+            assert frame["kind"] == DATA, frame
+            frames.append(frame)
+        return frames
+
+    def close(self):
+        self.socket.close()
+
+
+def rows_of(frame):
+    """The wal2json message of a data frame, parsed."""
+    return json.loads(frame["payload"])

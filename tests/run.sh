@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds (warnings as errors, plus an
+# ASan+UBSan build of the unit tests), starts a throwaway PostgreSQL, runs everything
+# through ctest, and removes the cluster even when a test fails.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+
+./deploy/install-packages.sh
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDELTASTREAM_WERROR=ON \
+  -DDELTASTREAM_SANITIZE=ON >/dev/null
+cmake --build build-asan -j2 --target unit_tests
+cmake -S . -B build -DDELTASTREAM_WERROR=ON \
+  -DDELTASTREAM_ASAN_UNIT_TESTS="$root/build-asan/tests/unit_tests" >/dev/null
+cmake --build build -j2
+
+cluster=$(mktemp -d /tmp/deltastream-test.XXXXXX)
+chmod 755 "$cluster"
+cleanup() {
+  "$root/tests/pg_cluster.sh" "$cluster" stop 2>/dev/null || true
+  rm -rf "$cluster"
+}
+trap cleanup EXIT
+"$root/tests/pg_cluster.sh" "$cluster" start
+export PGTEST_DSN=$(cat "$cluster/dsn")
+export PGTEST_CLUSTER="$root/tests/pg_cluster.sh $cluster"
+echo "test PostgreSQL: $PGTEST_DSN"
+
+cd build
+ctest --output-on-failure --timeout 600 "$@"

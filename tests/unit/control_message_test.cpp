@@ -1,0 +1,66 @@
+#include <doctest/doctest.h>
+
+#include "proto/control_message.hpp"
+
+using namespace deltastream;
+using namespace deltastream::proto;
+
+TEST_CASE("control requests round trip") {
+  control_request request;
+  request.op = control_op::ack;
+  request.id = "7";
+  request.stream = "delta_x";
+  request.ack_lsn = lsn(0x162D700);
+  const auto decoded = decode_control_request(encode_control_request(request));
+  REQUIRE(decoded.request);
+  CHECK(decoded.request->op == control_op::ack);
+  CHECK(decoded.request->id == "7");
+  CHECK(decoded.request->stream == "delta_x");
+  CHECK(decoded.request->ack_lsn == lsn(0x162D700));
+
+  request = {};
+  request.op = control_op::attach;
+  request.stream = "delta_y";
+  request.restart = true;
+  const auto attach = decode_control_request(encode_control_request(request));
+  REQUIRE(attach.request);
+  CHECK(attach.request->restart);
+}
+
+TEST_CASE("every op name parses back") {
+  for (auto op : {control_op::create, control_op::drop, control_op::list, control_op::attach,
+                  control_op::detach, control_op::ack, control_op::release, control_op::status}) {
+    CHECK(parse_control_op(to_string(op)) == op);
+  }
+}
+
+TEST_CASE("bad control requests are refused with a reason and keep the id") {
+  struct example {
+    const char* json;
+    const char* error_part;
+  };
+  for (const auto& [json, error_part] : std::initializer_list<example>{
+           {"", "not valid JSON"},
+           {"{", "not valid JSON"},
+           {"[]", "JSON object"},
+           {R"({"id":"1"})", "missing \"op\""},
+           {R"({"id":"1","op":"explode"})", "unknown op"},
+           {R"({"id":"1","op":1})", "\"op\" must be a string"},
+           {R"({"id":"1","op":"ack","stream":"delta_x"})", "needs \"lsn\""},
+           {R"({"id":"1","op":"ack","stream":"delta_x","lsn":"junk"})", "not a valid LSN"},
+           {R"({"id":"1","op":"ack","stream":"delta_x","lsn":123})", "must be a string"},
+           {R"({"id":"1","op":"attach"})", "needs \"stream\""},
+           {R"({"id":"1","op":"attach","stream":"delta_x","restart":"yes"})", "boolean"},
+       }) {
+    CAPTURE(json);
+    const auto decoded = decode_control_request(json);
+    CHECK_FALSE(decoded.request);
+    CHECK(decoded.error.find(error_part) != std::string::npos);
+    if (std::string_view(json).find("\"id\":\"1\"") != std::string_view::npos) CHECK(decoded.id == "1");
+  }
+}
+
+TEST_CASE("replies carry id and ok") {
+  CHECK(ok_reply("9").add("stream", "delta_x").str() == R"({"id":"9","ok":true,"stream":"delta_x"})");
+  CHECK(error_reply("9", "no \"such\" stream") == R"({"id":"9","ok":false,"error":"no \"such\" stream"})");
+}

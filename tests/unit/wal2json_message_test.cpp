@@ -1,0 +1,21 @@
+#include <doctest/doctest.h>
+
+#include "reader/wal2json_message.hpp"
+
+using namespace deltastream;
+using deltastream::reader::wal2json_next_lsn;
+
+TEST_CASE("nextlsn is read from the head of a wal2json v1 message") {
+  CHECK(wal2json_next_lsn(R"({"nextlsn":"0/162D700","change":[]})") == lsn(0x162D700));
+  CHECK(wal2json_next_lsn(R"({"xid":754,"timestamp":"2020-01-01 00:00:00+00","nextlsn":"1/A","change":[]})") ==
+        lsn(0x10000000Aull));
+  CHECK(wal2json_next_lsn("{\"nextlsn\": \"0/5\",\"change\":[]}") == lsn(5));
+}
+
+TEST_CASE("no nextlsn, or one only inside the changes, is not taken") {
+  CHECK_FALSE(wal2json_next_lsn(R"({"change":[]})"));
+  CHECK_FALSE(wal2json_next_lsn(R"({"change":[{"columnvalues":["\"nextlsn\":\"0/1\""]}]})"));
+  CHECK_FALSE(wal2json_next_lsn(R"({"nextlsn":"junk","change":[]})"));
+  CHECK_FALSE(wal2json_next_lsn(R"({"nextlsn":"0/1)"));
+  CHECK_FALSE(wal2json_next_lsn(""));
+}
