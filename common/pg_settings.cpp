@@ -1,7 +1,6 @@
 #include "common/pg_settings.hpp"
 
 #include <cstdlib>
-#include <utility>
 
 #include <libpq-fe.h>
 
@@ -19,18 +18,24 @@ std::string quote_conninfo_value(const std::string& value) {
   return out;
 }
 
-std::string resolve_conninfo(const std::string& flag_value) {
-  std::string conninfo = flag_value;
+pg_parts pg_parts_from_environment() {
+  const auto read = [](const char* name) {
+    const char* value = std::getenv(name);
+    return std::string(value ? value : "");
+  };
+  return {read("PGHOST"), read("PGPORT"), read("PGUSER"), read("PGPASS"), read("DBNAME")};
+}
+
+std::string resolve_conninfo(const std::string& given, const pg_parts& parts) {
+  std::string conninfo = given;
   if (conninfo.empty()) {
-    // pgdeltastream's names; PGPASS and DBNAME are not libpq's, so map them here.
-    static const std::pair<const char*, const char*> variables[] = {
-        {"PGHOST", "host"}, {"PGPORT", "port"}, {"PGUSER", "user"},
-        {"PGPASS", "password"}, {"DBNAME", "dbname"}};
-    for (const auto& [variable, keyword] : variables) {
-      const char* value = std::getenv(variable);
-      if (!value || !*value) continue;
+    const std::pair<const char*, const std::string*> fields[] = {
+        {"host", &parts.host}, {"port", &parts.port}, {"user", &parts.user},
+        {"password", &parts.password}, {"dbname", &parts.dbname}};
+    for (const auto& [keyword, value] : fields) {
+      if (value->empty()) continue;
       if (!conninfo.empty()) conninfo.push_back(' ');
-      conninfo += std::string(keyword) + "=" + quote_conninfo_value(value);
+      conninfo += std::string(keyword) + "=" + quote_conninfo_value(*value);
     }
   }
   char* error = nullptr;

@@ -127,6 +127,28 @@ std::string encode_control_request(const control_request& request) {
   return out.str();
 }
 
+control_reply decode_control_reply(std::string_view json) {
+  control_reply reply;
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(json.data(), json.size(), /*realloc_if_needed=*/true).get_object().get(object)) {
+    reply.error = "the reader sent a malformed reply";
+    return reply;
+  }
+  std::string_view text;
+  bool ok = false;
+  if (!object["ok"].get_bool().get(ok)) reply.ok = ok;
+  if (!object["id"].get_string().get(text)) reply.id = std::string(text);
+  if (!object["error"].get_string().get(text)) reply.error = std::string(text);
+  if (!object["stream"].get_string().get(text)) reply.stream = std::string(text);
+  if (!object["snapshot"].get_string().get(text)) reply.snapshot = std::string(text);
+  std::uint64_t number = 0;
+  if (!object["epoch"].get_uint64().get(number)) reply.epoch = number;
+  if (!object["seq"].get_uint64().get(number)) reply.seq = number;
+  if (!reply.ok && reply.error.empty()) reply.error = "the reader refused the request";
+  return reply;
+}
+
 json_object ok_reply(std::string_view id) {
   json_object out;
   out.add("id", id);

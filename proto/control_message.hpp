@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,19 @@ struct decoded_request {
 // Untrusted bytes in, never throws.
 decoded_request decode_control_request(std::string_view json);
 std::string encode_control_request(const control_request& request);
+
+// The fields of a reply that clients act on (others are informational).
+struct control_reply {
+  bool ok = false;
+  std::string id;
+  std::string error;
+  std::string stream;
+  std::string snapshot;
+  std::uint64_t epoch = 0;
+  std::uint64_t seq = 0;
+};
+// Never throws: a malformed reply comes back as ok=false with the reason.
+control_reply decode_control_reply(std::string_view json);
 
 // Replies: {"id":..,"ok":true,...} and {"id":..,"ok":false,"error":"..."}.
 json_object ok_reply(std::string_view id);

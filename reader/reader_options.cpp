@@ -62,7 +62,7 @@ reader_options parse_reader_options(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     throw config_error(error.what());
   }
-  options.registry.streams.conninfo = resolve_conninfo(pg);
+  options.registry.streams.conninfo = resolve_conninfo(pg, pg_parts_from_environment());
   options.registry.streams.status_interval = std::chrono::seconds(status_seconds);
   options.registry.snapshot_hold = std::chrono::seconds(snapshot_hold_seconds);
   std::random_device random;

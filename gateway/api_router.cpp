@@ -1,0 +1,124 @@
+#include "gateway/api_router.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "common/errors.hpp"
+#include "common/json_writer.hpp"
+#include "common/logging.hpp"
+#include "gateway/query_string.hpp"
+#include "gateway/snapshot_request.hpp"
+
+namespace deltastream::gateway {
+
+namespace {
+
+namespace net = boost::asio;
+
+void drop_stream(gateway_context& context, const std::string& stream) {
+  if (stream.empty()) return;
+  proto::control_request drop;
+  drop.op = proto::control_op::drop;
+  drop.stream = stream;
+  context.link.call(drop, [stream](const proto::control_reply& reply) {
+    if (!reply.ok) module_logger("api")->warn("could not drop {}: {}", stream, reply.error);
+  });
+  net::post(context.database, [&context, stream] { context.snapshots.forget(stream); });
+}
+
+// GET /v1/init: a new stream with its snapshot held by this gateway; the stream that the
+// previous /v1/init created is dropped (only that one: pgdeltastream dropped every slot
+// whose name contained "delta_", in every database).
+void init_stream(gateway_context& context, respond_function respond) {
+  proto::control_request create;
+  create.op = proto::control_op::create;
+  context.link.call(create, [&context, respond](const proto::control_reply& created) {
+    if (!created.ok) {
+      module_logger("api")->warn("init: {}", created.error);
+      return respond(json_error(http::status::service_unavailable,
+                                "unable to init session: " + created.error));
+    }
+    net::post(context.database, [&context, respond, created] {
+      std::string failure;
+      try {
+        context.snapshots.import(created.stream, created.snapshot);
+      } catch (const pg_error& error) {
+        failure = error.what();
+      }
+      net::post(context.io, [&context, respond, created, failure] {
+        proto::control_request release;
+        release.op = proto::control_op::release;
+        release.stream = created.stream;
+        context.link.call(release, [](const proto::control_reply&) {});
+        if (!failure.empty()) {
+          drop_stream(context, created.stream);
+          return respond(json_error(http::status::internal_server_error,
+                                    "unable to init session: " + failure));
+        }
+        drop_stream(context, std::exchange(context.last_init_stream, created.stream));
+        respond(json_response(http::status::ok,
+                              json_object().add("slotName", created.stream).str()));
+      });
+    });
+  });
+}
+
+// POST /v1/snapshot/data: one page of the snapshot, read on a database thread.
+void read_snapshot(gateway_context& context, const http_request& request, respond_function respond) {
+  auto parsed = parse_snapshot_request(request.body(), context.settings.max_page_rows);
+  if (const auto* problem = std::get_if<request_error>(&parsed)) {
+    return respond(json_error(http::status::bad_request, problem->message));
+  }
+  auto query = std::get<snapshot_request>(std::move(parsed));
+  const std::string stream = query.slot_name.empty() ? context.last_init_stream : query.slot_name;
+  net::post(context.database, [&context, respond, stream, query = std::move(query)] {
+    snapshot_store::page page;
+    try {
+      page = context.snapshots.read_page(stream, query);
+    } catch (const std::exception& error) {
+      page = {500, json_object().add("error", std::string("unable to get snapshot data: ") + error.what()).str()};
+    }
+    net::post(context.io, [respond, page = std::move(page)] {
+      respond(json_response(static_cast<http::status>(page.status), page.body));
+    });
+  });
+}
+
+http_response method_not_allowed(http::verb allowed) {
+  auto response = json_error(http::status::method_not_allowed,
+                             "method not allowed; use " + std::string(http::to_string(allowed)));
+  response.set(http::field::allow, http::to_string(allowed));
+  return response;
+}
+
+}  // namespace
+
+void route_request(gateway_context& context, const http_request& request, respond_function respond) {
+  const auto target = parse_target({request.target().data(), request.target().size()});
+  if (!target) return respond(json_error(http::status::bad_request, "malformed request target"));
+  std::string path = target->path;
+  if (path.size() > 1 && path.back() == '/') path.pop_back();  // gin redirected these
+  const auto method = request.method();
+
+  if (path == "/v1/init") {
+    if (method != http::verb::get) return respond(method_not_allowed(http::verb::get));
+    return init_stream(context, std::move(respond));
+  }
+  if (path == "/v1/snapshot/data") {
+    if (method != http::verb::post) return respond(method_not_allowed(http::verb::post));
+    return read_snapshot(context, request, std::move(respond));
+  }
+  if (path == "/v1/lr/stream") {
+    if (target->param("slotName").empty()) {
+      return respond(json_error(http::status::bad_request, "no slotName provided"));
+    }
+    return respond(json_error(http::status::bad_request,
+                              "could not upgrade to websocket connection: not a WebSocket "
+                              "upgrade request"));
+  }
+  if (path == "/healthz") {
+    return respond(json_response(http::status::ok, R"({"status":"ok"})"));
+  }
+  respond(json_error(http::status::not_found, "not found: " + path));
+}
+
+}  // namespace deltastream::gateway

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <functional>
+
+#include <boost/beast/http.hpp>
+
+#include "gateway/gateway_context.hpp"
+#include "gateway/http_response.hpp"
+
+namespace deltastream::gateway {
+
+using http_request = http::request<http::string_body>;
+using respond_function = std::function<void(http_response)>;
+
+// pgdeltastream's HTTP API (v1) plus /healthz. Answers through `respond`, possibly later
+// and from another thread's completion posted back to the I/O thread. WebSocket
+// upgrades never come here (the http_session hands them to a websocket_session).
+void route_request(gateway_context& context, const http_request& request, respond_function respond);
+
+}  // namespace deltastream::gateway

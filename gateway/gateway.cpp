@@ -1,0 +1,83 @@
+#include "gateway/gateway.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "common/errors.hpp"
+#include "common/logging.hpp"
+
+namespace deltastream::gateway {
+
+namespace net = boost::asio;
+
+namespace {
+
+net::ip::tcp::endpoint resolve_listen_endpoint(net::io_context& io, const gateway_settings& settings) {
+  net::ip::tcp::resolver resolver(io);
+  boost::system::error_code error;
+  const auto results = resolver.resolve(settings.host, std::to_string(settings.port), error);
+  if (error || results.empty()) {
+    throw config_error("--server-host: cannot resolve \"" + settings.host + "\": " + error.message());
+  }
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+gateway::gateway(const gateway_options& options)
+    : options_(options),
+      database_(static_cast<std::size_t>(options.server.database_threads)),
+      hub_(options.server.max_queue_bytes),
+      snapshots_(options.conninfo, options.server.snapshot_idle_timeout),
+      link_(io_, zmq_, options.link,
+            [this](const std::string& stream, const proto::frame_header& header,
+                   std::shared_ptr<const std::string> payload) {
+              hub_.on_frame(stream, header, payload);
+            }),
+      context_{options.server, io_, database_, link_, hub_, snapshots_, {}},
+      expiry_timer_(io_) {
+  listener_ = std::make_shared<listener>(context_, resolve_listen_endpoint(io_, options.server));
+}
+
+gateway::~gateway() {
+  link_.stop();
+  database_.join();
+}
+
+void gateway::run() {
+  auto log = module_logger("gateway");
+  const auto where = listener_->local_endpoint();
+  log->info("listening on http://{}:{} (WebSocket ws://{}:{}/v1/lr/stream)",
+            where.address().to_string(), where.port(), where.address().to_string(), where.port());
+  net::signal_set signals(io_, SIGTERM, SIGINT);
+  signals.async_wait([this](boost::system::error_code error, int) {
+    if (!error) stop();
+  });
+  link_.start();
+  listener_->run();
+  schedule_snapshot_expiry();
+  io_.run();
+  log->info("stopped");
+}
+
+void gateway::stop() {
+  module_logger("gateway")->info("stopping: closing WebSockets with 1001");
+  listener_->stop();
+  expiry_timer_.cancel();
+  hub_.end_all(close_code::going_away, "gateway shutting down");
+  // Give the close frames a moment to leave, then end the loop.
+  auto deadline = std::make_shared<net::steady_timer>(io_, std::chrono::milliseconds(500));
+  deadline->async_wait([this, deadline](boost::system::error_code) { io_.stop(); });
+}
+
+void gateway::schedule_snapshot_expiry() {
+  expiry_timer_.expires_after(std::chrono::seconds(5));
+  expiry_timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;
+    net::post(database_, [this] { snapshots_.expire_idle(); });
+    schedule_snapshot_expiry();
+  });
+}
+
+}  // namespace deltastream::gateway

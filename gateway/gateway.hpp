@@ -1,0 +1,43 @@
+#pragma once
+
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <zmq.hpp>
+
+#include "gateway/gateway_context.hpp"
+#include "gateway/gateway_options.hpp"
+#include "gateway/listener.hpp"
+
+namespace deltastream::gateway {
+
+// The gateway process: one I/O thread (Asio) for HTTP, WebSockets and the hub, one
+// thread for ZeroMQ (reader_link), a small pool for blocking libpq work.
+class gateway {
+ public:
+  explicit gateway(const gateway_options& options);
+  ~gateway();
+
+  // Serves until SIGTERM/SIGINT (or stop()): then closes WebSockets with 1001.
+  void run();
+  void stop();
+  boost::asio::ip::tcp::endpoint endpoint() const { return listener_->local_endpoint(); }
+
+ private:
+  void schedule_snapshot_expiry();
+
+  const gateway_options& options_;
+  boost::asio::io_context io_{1};
+  boost::asio::thread_pool database_;
+  zmq::context_t zmq_;
+  stream_hub hub_;
+  snapshot_store snapshots_;
+  reader_link link_;
+  gateway_context context_;
+  std::shared_ptr<listener> listener_;
+  boost::asio::steady_timer expiry_timer_;
+};
+
+}  // namespace deltastream::gateway

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "gateway/reader_link.hpp"
+#include "gateway/snapshot_store.hpp"
+#include "gateway/stream_hub.hpp"
+
+namespace deltastream::gateway {
+
+struct gateway_settings {
+  std::string host = "localhost";
+  unsigned short port = 12312;
+  std::size_t max_body_bytes = 1 << 20;
+  std::size_t max_header_bytes = 8 << 10;
+  std::size_t max_frame_bytes = 64 << 10;      // largest message a client may send
+  std::size_t max_queue_bytes = 64 << 20;      // per connection, waiting to be sent
+  std::uint64_t max_page_rows = 100'000;
+  std::chrono::seconds snapshot_idle_timeout{600};
+  std::chrono::seconds http_timeout{30};
+  int database_threads = 2;
+};
+
+// What the gateway's parts share. Everything here lives as long as the gateway; the
+// hub and `last_init_stream` are touched on the I/O thread only.
+struct gateway_context {
+  const gateway_settings& settings;
+  boost::asio::io_context& io;
+  boost::asio::thread_pool& database;  // blocking libpq work runs here
+  reader_link& link;
+  stream_hub& hub;
+  snapshot_store& snapshots;
+  std::string last_init_stream;  // dropped by the next /v1/init, as pgdeltastream did
+};
+
+}  // namespace deltastream::gateway

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "gateway/api_router.hpp"
+#include "gateway/gateway_context.hpp"
+
+namespace deltastream::gateway {
+
+namespace beast = boost::beast;
+using tcp = boost::asio::ip::tcp;
+
+// One HTTP connection: reads requests within the size and time limits, answers them
+// one at a time through the router, and hands WebSocket upgrades to a websocket_session.
+class http_session : public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(tcp::socket&& socket, gateway_context& context);
+  void run();
+
+ private:
+  void read_next();
+  void on_read(beast::error_code error, std::size_t bytes);
+  void send(http_response response);
+  void on_write(bool close, beast::error_code error, std::size_t bytes);
+  void refuse(beast::http::status status, const std::string& message);
+
+  beast::tcp_stream stream_;
+  gateway_context& context_;
+  beast::flat_buffer buffer_;
+  std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
+  std::shared_ptr<http_response> pending_;
+};
+
+}  // namespace deltastream::gateway

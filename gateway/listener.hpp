@@ -1,0 +1,29 @@
+#pragma once
+
+#include <memory>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+
+#include "gateway/gateway_context.hpp"
+
+namespace deltastream::gateway {
+
+// Accepts connections and starts an http_session for each.
+class listener : public std::enable_shared_from_this<listener> {
+ public:
+  // Throws config_error naming --server-host/--server-port when it cannot listen.
+  listener(gateway_context& context, const boost::asio::ip::tcp::endpoint& endpoint);
+  void run();
+  void stop();
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+
+ private:
+  void accept_next();
+  void on_accept(boost::beast::error_code error, boost::asio::ip::tcp::socket socket);
+
+  gateway_context& context_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+};
+
+}  // namespace deltastream::gateway

@@ -1,0 +1,157 @@
+#include "gateway/reader_link.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <zmq_addon.hpp>
+
+#include "common/errors.hpp"
+#include "common/logging.hpp"
+
+namespace deltastream::gateway {
+
+reader_link::reader_link(net::io_context& io, zmq::context_t& context, link_settings settings,
+                         frame_handler on_frame)
+    : io_(io), context_(context), settings_(std::move(settings)), on_frame_(std::move(on_frame)) {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
+}
+
+reader_link::~reader_link() {
+  stop();
+  close(wake_fd_);
+}
+
+void reader_link::start() { thread_ = std::thread([this] { run(); }); }
+
+void reader_link::stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  const std::uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof one);
+  thread_.join();
+}
+
+void reader_link::call(proto::control_request request, reply_handler handler) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back({std::move(request), std::move(handler)});
+  }
+  const std::uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof one);
+}
+
+void reader_link::run() {
+  auto log = module_logger("link");
+  zmq::socket_t dealer(context_, zmq::socket_type::dealer);
+  zmq::socket_t sub(context_, zmq::socket_type::sub);
+  dealer.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::linger, 0);
+  // Every stream: a consumer's first frames must not race its subscription.
+  sub.set(zmq::sockopt::subscribe, "");
+  dealer.connect(settings_.control_endpoint);
+  sub.connect(settings_.publish_endpoint);
+  log->info("reader control {}, data {}", settings_.control_endpoint, settings_.publish_endpoint);
+
+  while (!stopping_) {
+    const bool sub_open = inflight_bytes_.load() < settings_.max_inflight_bytes;
+    zmq_pollitem_t items[] = {
+        {dealer.handle(), 0, ZMQ_POLLIN, 0},
+        {sub.handle(), 0, static_cast<short>(sub_open ? ZMQ_POLLIN : 0), 0},
+        {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+    };
+    // While the I/O thread is behind, look again soon instead of reading more.
+    const long timeout = sub_open ? 200 : 5;
+    if (zmq_poll(items, 3, timeout) < 0) {
+      if (errno == EINTR) continue;
+      log->error("zmq_poll: {}", zmq_strerror(errno));
+      break;
+    }
+    if (items[2].revents & ZMQ_POLLIN) {
+      std::uint64_t count;
+      (void)!read(wake_fd_, &count, sizeof count);
+    }
+    send_queued(dealer);
+    if (items[0].revents & ZMQ_POLLIN) receive_replies(dealer);
+    if (items[1].revents & ZMQ_POLLIN) receive_frames(sub);
+    expire_calls();
+  }
+}
+
+void reader_link::send_queued(zmq::socket_t& dealer) {
+  std::deque<outgoing> batch;
+  {
+    std::lock_guard lock(mutex_);
+    batch.swap(queue_);
+  }
+  for (auto& item : batch) {
+    item.request.id = std::to_string(next_id_++);
+    const auto body = proto::encode_control_request(item.request);
+    // A DEALER queues while the reader is away; the deadline bounds the wait.
+    if (!dealer.send(zmq::buffer(body), zmq::send_flags::dontwait)) {
+      proto::control_reply failed;
+      failed.error = "the reader's control queue is full";
+      net::post(io_, [handler = std::move(item.handler), failed] { handler(failed); });
+      continue;
+    }
+    pending_[item.request.id] = {std::move(item.handler),
+                                 std::chrono::steady_clock::now() + settings_.call_timeout};
+  }
+}
+
+void reader_link::receive_replies(zmq::socket_t& dealer) {
+  zmq::message_t message;
+  while (dealer.recv(message, zmq::recv_flags::dontwait)) {
+    if (message.more()) continue;  // not ours: replies are single frames
+    auto reply = proto::decode_control_reply(message.to_string_view());
+    auto found = pending_.find(reply.id);
+    if (found == pending_.end()) continue;  // answered after its deadline
+    net::post(io_, [handler = std::move(found->second.handler), reply = std::move(reply)] {
+      handler(reply);
+    });
+    pending_.erase(found);
+  }
+}
+
+void reader_link::receive_frames(zmq::socket_t& sub) {
+  for (int budget = 0; budget < 1024; ++budget) {
+    std::vector<zmq::message_t> parts;
+    if (!zmq::recv_multipart(sub, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
+    try {
+      if (parts.size() != 3) {
+        throw protocol_error("expected 3 frames, got " + std::to_string(parts.size()));
+      }
+      std::string stream(proto::stream_of_topic(parts[0].to_string_view()));
+      const auto header = proto::decode_header(
+          {static_cast<const std::uint8_t*>(parts[1].data()), parts[1].size()});
+      auto payload = std::make_shared<const std::string>(parts[2].to_string());
+      const std::size_t bytes = payload->size() + 64;
+      inflight_bytes_ += bytes;
+      net::post(io_, [this, stream = std::move(stream), header, payload = std::move(payload),
+                      bytes]() mutable {
+        on_frame_(stream, header, std::move(payload));
+        inflight_bytes_ -= bytes;
+      });
+    } catch (const protocol_error& error) {
+      module_logger("link")->warn("dropped a malformed frame from the reader: {}", error.what());
+    }
+  }
+}
+
+void reader_link::expire_calls() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    proto::control_reply failed;
+    failed.error = "the reader did not answer within " +
+                   std::to_string(settings_.call_timeout.count()) + " ms";
+    net::post(io_, [handler = std::move(it->second.handler), failed] { handler(failed); });
+    it = pending_.erase(it);
+  }
+}
+
+}  // namespace deltastream::gateway

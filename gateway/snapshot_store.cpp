@@ -1,0 +1,169 @@
+#include "gateway/snapshot_store.hpp"
+
+#include <algorithm>
+
+#include "common/errors.hpp"
+#include "common/json_writer.hpp"
+#include "common/logging.hpp"
+
+namespace deltastream::gateway {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// Relations a snapshot page may read: tables, partitioned tables, views, materialized
+// views, foreign tables. to_regclass applies PostgreSQL's own name rules (schema
+// qualification, quoting, case folding) to a *parameter*, so nothing is pasted.
+constexpr const char* resolve_table_sql =
+    "SELECT n.nspname, c.relname, c.oid::text FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')";
+constexpr const char* resolve_column_sql =
+    "SELECT 1 FROM pg_attribute WHERE attrelid = $1::oid AND attname = $2 "
+    "AND attnum > 0 AND NOT attisdropped";
+
+// An identifier as SQL reads it: "Quoted" keeps its case ("" is a quote), bare folds
+// to lower case, so that pgdeltastream's clients keep their meaning.
+std::string column_as_sql_reads_it(const std::string& text) {
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+    std::string inner;
+    for (std::size_t i = 1; i + 1 < text.size(); ++i) {
+      inner.push_back(text[i]);
+      if (text[i] == '"' && text[i + 1] == '"') ++i;
+    }
+    return inner;
+  }
+  std::string lowered = text;
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) {
+    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  });
+  return lowered;
+}
+
+snapshot_store::page error_page(unsigned status, const std::string& message) {
+  return {status, json_object().add("error", message).str()};
+}
+
+// Exported snapshot names look like 00000003-00000002-1; anything else is refused
+// before it is quoted into SET TRANSACTION SNAPSHOT (which takes no parameters).
+bool valid_snapshot_name(const std::string& name) {
+  return !name.empty() && name.size() < 64 &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || c == '-';
+         });
+}
+
+}  // namespace
+
+snapshot_store::snapshot_store(std::string conninfo, std::chrono::seconds idle_timeout)
+    : conninfo_(std::move(conninfo)), idle_timeout_(idle_timeout) {}
+
+void snapshot_store::import(const std::string& stream, const std::string& snapshot_name) {
+  if (!valid_snapshot_name(snapshot_name)) {
+    throw pg_error("invalid snapshot name \"" + snapshot_name + "\"", "22023");
+  }
+  auto held = std::make_shared<held_snapshot>();
+  held->connection = pg_connect(conninfo_, connection_kind::sql);
+  PGconn* conn = held->connection.get();
+  pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {}, PGRES_COMMAND_OK);
+  char* literal = PQescapeLiteral(conn, snapshot_name.data(), snapshot_name.size());
+  if (!literal) throw pg_error("cannot quote the snapshot name: " + pg_error_message(conn), "");
+  const std::string set_snapshot = std::string("SET TRANSACTION SNAPSHOT ") + literal;
+  PQfreemem(literal);
+  pg_check(conn, PQexec(conn, set_snapshot.c_str()), PGRES_COMMAND_OK, "SET TRANSACTION SNAPSHOT");
+  held->last_used = clock::now();
+  std::lock_guard lock(mutex_);
+  held_[stream] = std::move(held);
+}
+
+void snapshot_store::forget(const std::string& stream) {
+  std::lock_guard lock(mutex_);
+  held_.erase(stream);
+}
+
+bool snapshot_store::holds(const std::string& stream) { return find(stream) != nullptr; }
+
+void snapshot_store::expire_idle() {
+  std::lock_guard lock(mutex_);
+  const auto now = clock::now();
+  std::erase_if(held_, [&](const auto& entry) {
+    // A snapshot in use right now is not idle; try_lock tells without waiting.
+    std::unique_lock busy(entry.second->mutex, std::try_to_lock);
+    if (!busy || now - entry.second->last_used < idle_timeout_) return false;
+    module_logger("snapshot")->info("{}: snapshot released after {} s idle", entry.first,
+                                    idle_timeout_.count());
+    return true;
+  });
+}
+
+std::shared_ptr<snapshot_store::held_snapshot> snapshot_store::find(const std::string& stream) {
+  std::lock_guard lock(mutex_);
+  const auto found = held_.find(stream);
+  return found == held_.end() ? nullptr : found->second;
+}
+
+snapshot_store::page snapshot_store::read_page(const std::string& stream,
+                                               const snapshot_request& request) {
+  auto held = find(stream);
+  if (!held) {
+    return error_page(503, "snapshot not available: call /init to initialize a new slot and "
+                           "snapshot (a snapshot is released after " +
+                               std::to_string(idle_timeout_.count()) + " s idle)");
+  }
+  std::lock_guard lock(held->mutex);
+  held->last_used = clock::now();
+  PGconn* conn = held->connection.get();
+  try {
+    // A failed query must not poison the snapshot's transaction (pgdeltastream's
+    // connection stayed aborted until the next /init): each page runs in a savepoint.
+    pg_exec(conn, "SAVEPOINT page", {}, PGRES_COMMAND_OK);
+    auto result = run_query(conn, request);
+    pg_exec(conn, "RELEASE SAVEPOINT page", {}, PGRES_COMMAND_OK);
+    return result;
+  } catch (const pg_error& error) {
+    if (PQstatus(conn) != CONNECTION_OK) {
+      forget(stream);
+      return error_page(503, std::string("snapshot lost: the database connection failed: ") +
+                                 error.what());
+    }
+    pg_exec(conn, "ROLLBACK TO SAVEPOINT page", {}, PGRES_COMMAND_OK);
+    if (error.sqlstate() == "42602" || error.sqlstate() == "0A000" || error.sqlstate() == "42601") {
+      return error_page(400, "invalid table name \"" + request.table + "\"");
+    }
+    if (error.sqlstate() == "42501") return error_page(403, error.what());
+    module_logger("snapshot")->warn("{}: {}", stream, error.what());
+    return error_page(500, std::string("unable to get snapshot data: ") + error.what());
+  }
+}
+
+snapshot_store::page snapshot_store::run_query(PGconn* conn, const snapshot_request& request) {
+  auto table = pg_exec(conn, resolve_table_sql, {request.table});
+  if (PQntuples(table.get()) == 0) {
+    return error_page(404, "unknown table \"" + request.table + "\"");
+  }
+  const std::string schema_name = PQgetvalue(table.get(), 0, 0);
+  const std::string table_name = PQgetvalue(table.get(), 0, 1);
+  const std::string table_oid = PQgetvalue(table.get(), 0, 2);
+
+  std::string order;
+  if (request.order_by) {
+    const auto column = column_as_sql_reads_it(request.order_by->column);
+    if (PQntuples(pg_exec(conn, resolve_column_sql, {table_oid, column}).get()) == 0) {
+      return error_page(400, "unknown column \"" + request.order_by->column + "\" in order_by");
+    }
+    order = " ORDER BY " + pg_quote_identifier(conn, column) +
+            (request.order_by->direction == sort_direction::ascending ? " ASC" : " DESC");
+  }
+  // PostgreSQL builds the JSON: numbers stay numbers, json stays json, column order is
+  // kept, and the rows never pass through an intermediate C++ representation.
+  const std::string query =
+      "SELECT '[' || coalesce(string_agg(row_to_json(t)::text, ','), '') || ']' FROM "
+      "(SELECT * FROM " +
+      pg_quote_identifier(conn, schema_name) + "." + pg_quote_identifier(conn, table_name) +
+      order + " OFFSET $1 LIMIT $2) t";
+  auto rows = pg_exec(conn, query, {std::to_string(request.offset), std::to_string(request.limit)});
+  return {200, PQgetvalue(rows.get(), 0, 0)};
+}
+
+}  // namespace deltastream::gateway

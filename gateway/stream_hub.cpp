@@ -1,0 +1,167 @@
+#include "gateway/stream_hub.hpp"
+
+#include <algorithm>
+
+#include "common/logging.hpp"
+
+namespace deltastream::gateway {
+
+namespace {
+constexpr const char* resume_hint = "; reconnect to resume after your last ACK";
+}
+
+stream_hub::stream_hub(std::size_t max_attach_buffer_bytes)
+    : max_attach_buffer_bytes_(max_attach_buffer_bytes) {}
+
+bool stream_hub::has_consumer(const std::string& stream) const {
+  const auto found = streams_.find(stream);
+  return found != streams_.end() && found->second.consumer.client != nullptr;
+}
+
+void stream_hub::claim_consumer(const std::string& stream, stream_client* client) {
+  auto& entry = streams_[stream];
+  if (entry.consumer.client) {
+    end_consumer(stream, entry, close_code::policy, "taken over by a new consumer connection");
+  }
+  entry.consumer = consumer_state{};
+  entry.consumer.client = client;
+  entry.consumer.attaching = true;
+}
+
+void stream_hub::consumer_attached(const std::string& stream, stream_client* client,
+                                   std::uint64_t epoch, std::uint64_t seq) {
+  auto found = streams_.find(stream);
+  if (found == streams_.end() || found->second.consumer.client != client) return;
+  auto& consumer = found->second.consumer;
+  consumer.attaching = false;
+  consumer.epoch = epoch;
+  consumer.seq = seq;
+  auto buffered = std::move(consumer.buffer);
+  consumer.buffer.clear();
+  consumer.buffered_bytes = 0;
+  for (const auto& frame : buffered) {
+    if (found->second.consumer.client != client) break;  // ended by an earlier frame
+    check_and_deliver(stream, found->second, frame.header, frame.payload);
+  }
+  forget_if_empty(stream);
+}
+
+void stream_hub::add_observer(const std::string& stream, stream_client* client) {
+  streams_[stream].observers.push_back(client);
+}
+
+void stream_hub::remove(const std::string& stream, stream_client* client) {
+  auto found = streams_.find(stream);
+  if (found == streams_.end()) return;
+  auto& entry = found->second;
+  bool removed = std::erase(entry.observers, client) > 0;
+  if (entry.consumer.client == client) {
+    entry.consumer = consumer_state{};
+    removed = true;
+  }
+  // Only when something was removed: a client ended by the hub calls remove() while
+  // the hub still holds a reference to the entry.
+  if (removed) forget_if_empty(stream);
+}
+
+void stream_hub::on_frame(const std::string& stream, const proto::frame_header& header,
+                          const std::shared_ptr<const std::string>& payload) {
+  auto found = streams_.find(stream);
+  if (found == streams_.end()) return;
+  auto& entry = found->second;
+  if (header.kind == proto::frame_kind::data && !entry.observers.empty()) {
+    // Observers watch live: no replay, no ACK, no gap checks. A copy of the list, as a
+    // delivery may end an observer (queue over its limit), which removes it.
+    const auto observers = entry.observers;
+    for (auto* observer : observers) observer->deliver(payload, header.position);
+  }
+  found = streams_.find(stream);  // deliveries may have removed the entry
+  if (found == streams_.end() || !found->second.consumer.client) return;
+  auto& consumer = found->second.consumer;
+  if (consumer.attaching) {
+    consumer.buffered_bytes += payload->size();
+    if (consumer.buffered_bytes > max_attach_buffer_bytes_) {
+      end_consumer(stream, found->second, close_code::policy,
+                   "too many changes arrived while attaching" + std::string(resume_hint));
+      return;
+    }
+    consumer.buffer.push_back({header, payload});
+    return;
+  }
+  check_and_deliver(stream, found->second, header, payload);
+  forget_if_empty(stream);  // the consumer may have been ended
+}
+
+void stream_hub::check_and_deliver(const std::string& stream, stream_entry& entry,
+                                   const proto::frame_header& header,
+                                   const std::shared_ptr<const std::string>& payload) {
+  auto& consumer = entry.consumer;
+  if (header.epoch < consumer.epoch) return;  // the tail of an epoch before our attach
+  if (header.epoch > consumer.epoch) {
+    end_consumer(stream, entry, close_code::restarting,
+                 "the reader restarted the stream (new epoch)" + std::string(resume_hint));
+    return;
+  }
+  switch (header.kind) {
+    case proto::frame_kind::data:
+      if (header.seq != consumer.seq + 1) {
+        end_consumer(stream, entry, close_code::internal_error,
+                     "changes were lost between reader and gateway (expected seq " +
+                         std::to_string(consumer.seq + 1) + ", got " + std::to_string(header.seq) +
+                         ")" + resume_hint);
+        return;
+      }
+      consumer.seq = header.seq;
+      consumer.client->deliver(payload, header.position);
+      return;
+    case proto::frame_kind::heartbeat:
+      if (header.seq > consumer.seq) {
+        end_consumer(stream, entry, close_code::internal_error,
+                     "changes were lost between reader and gateway (the reader sent seq " +
+                         std::to_string(header.seq) + ", the last seen is " +
+                         std::to_string(consumer.seq) + ")" + resume_hint);
+      }
+      return;
+    case proto::frame_kind::stream_end:
+      end_consumer(stream, entry, close_code::restarting,
+                   "the stream ended (" + *payload + ")" + resume_hint);
+      return;
+  }
+}
+
+void stream_hub::end_consumer(const std::string& stream, stream_entry& entry, close_code code,
+                              std::string reason) {
+  auto* client = entry.consumer.client;
+  entry.consumer = consumer_state{};
+  module_logger("hub")->info("{}: consumer closed: {}", stream, reason);
+  if (client) client->end(code, std::move(reason));
+}
+
+void stream_hub::forget_if_empty(const std::string& stream) {
+  auto found = streams_.find(stream);
+  if (found != streams_.end() && !found->second.consumer.client && found->second.observers.empty()) {
+    streams_.erase(found);
+  }
+}
+
+void stream_hub::end_all(close_code code, const std::string& reason) {
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [name, entry] : streams) {
+    if (entry.consumer.client) entry.consumer.client->end(code, reason);
+    for (auto* observer : entry.observers) observer->end(code, reason);
+  }
+}
+
+std::size_t stream_hub::consumers() const {
+  return std::count_if(streams_.begin(), streams_.end(),
+                       [](const auto& entry) { return entry.second.consumer.client != nullptr; });
+}
+
+std::size_t stream_hub::observers() const {
+  std::size_t count = 0;
+  for (const auto& [name, entry] : streams_) count += entry.observers.size();
+  return count;
+}
+
+}  // namespace deltastream::gateway

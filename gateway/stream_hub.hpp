@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/lsn.hpp"
+#include "proto/data_frame.hpp"
+
+namespace deltastream::gateway {
+
+// WebSocket close codes the gateway uses (RFC 6455 section 7.4.1).
+enum class close_code : std::uint16_t {
+  going_away = 1001,      // the gateway is shutting down
+  policy = 1008,          // too slow (send queue over its limit), or taken over
+  internal_error = 1011,  // a gap between reader and gateway: changes were lost in transit
+  restarting = 1012,      // the reader restarted the stream: resume from your last ACK
+};
+
+// What the hub needs of a connection: deliver a change, or end it with a reason.
+class stream_client {
+ public:
+  virtual ~stream_client() = default;
+  virtual void deliver(std::shared_ptr<const std::string> payload, lsn position) = 0;
+  virtual void end(close_code code, std::string reason) = 0;
+};
+
+// Fan-out from the reader's frames to the gateway's connections, per stream: at most
+// one consumer, any number of observers. The consumer's frames are checked: same
+// epoch, sequence without gaps; anything else ends it so that it resumes from its ACK.
+// Runs on the I/O thread only; clients are raw pointers that remove themselves.
+class stream_hub {
+ public:
+  explicit stream_hub(std::size_t max_attach_buffer_bytes);
+
+  bool has_consumer(const std::string& stream) const;
+  // The client becomes the stream's consumer, attaching: frames are buffered until
+  // consumer_attached() names the epoch. A previous consumer is ended (taken over).
+  void claim_consumer(const std::string& stream, stream_client* client);
+  // The reader answered the attach: deliver what was buffered for this epoch.
+  void consumer_attached(const std::string& stream, stream_client* client, std::uint64_t epoch,
+                         std::uint64_t seq);
+  void add_observer(const std::string& stream, stream_client* client);
+  void remove(const std::string& stream, stream_client* client);
+
+  void on_frame(const std::string& stream, const proto::frame_header& header,
+                const std::shared_ptr<const std::string>& payload);
+
+  // Ends every connection (shutdown).
+  void end_all(close_code code, const std::string& reason);
+
+  std::size_t consumers() const;
+  std::size_t observers() const;
+
+ private:
+  struct buffered_frame {
+    proto::frame_header header;
+    std::shared_ptr<const std::string> payload;
+  };
+  struct consumer_state {
+    stream_client* client = nullptr;
+    bool attaching = false;
+    std::uint64_t epoch = 0;
+    std::uint64_t seq = 0;
+    std::vector<buffered_frame> buffer;
+    std::size_t buffered_bytes = 0;
+  };
+  struct stream_entry {
+    consumer_state consumer;
+    std::vector<stream_client*> observers;
+  };
+
+  void check_and_deliver(const std::string& stream, stream_entry& entry,
+                         const proto::frame_header& header,
+                         const std::shared_ptr<const std::string>& payload);
+  void end_consumer(const std::string& stream, stream_entry& entry, close_code code,
+                    std::string reason);
+  void forget_if_empty(const std::string& stream);
+
+  const std::size_t max_attach_buffer_bytes_;
+  std::map<std::string, stream_entry> streams_;
+};
+
+}  // namespace deltastream::gateway

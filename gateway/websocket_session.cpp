@@ -1,0 +1,250 @@
+#include "gateway/websocket_session.hpp"
+
+#include "common/json_writer.hpp"
+#include "common/logging.hpp"
+#include "common/stream_name.hpp"
+#include "gateway/ack_message.hpp"
+#include "gateway/http_response.hpp"
+#include "gateway/query_string.hpp"
+
+namespace deltastream::gateway {
+
+namespace http = beast::http;
+
+namespace {
+// RFC 6455 limits a close reason to 123 bytes.
+std::string fit_close_reason(std::string reason) {
+  if (reason.size() > 123) reason.resize(123);
+  return reason;
+}
+}  // namespace
+
+websocket_session::websocket_session(tcp::socket&& socket, gateway_context& context)
+    : ws_(std::move(socket)), context_(context), close_deadline_(context.io) {}
+
+websocket_session::~websocket_session() { leave_hub(); }
+
+void websocket_session::run(http::request<http::string_body> request) {
+  request_ = std::move(request);
+  const auto target = parse_target({request_.target().data(), request_.target().size()});
+  if (!target) return reject(http::status::bad_request, "malformed request target");
+  stream_ = target->param("slotName");
+  if (stream_.empty()) return reject(http::status::bad_request, "no slotName provided");
+  if (!stream_name::parse(stream_)) {
+    return reject(http::status::not_found, "unknown slot \"" + stream_ + "\"");
+  }
+  const auto mode = target->param("mode");
+  if (mode == "observe") {
+    role_ = role::observer;
+  } else if (!mode.empty() && mode != "consume") {
+    return reject(http::status::bad_request, "mode must be \"consume\" (the default) or \"observe\"");
+  }
+  const auto takeover = target->param("takeover");
+  if (role_ == role::consumer) {
+    if (context_.hub.has_consumer(stream_) && takeover != "true" && takeover != "1") {
+      return reject(http::status::conflict,
+                    "slot \"" + stream_ + "\" already has a consumer; add &takeover=true to "
+                    "replace it, or &mode=observe to watch");
+    }
+    context_.hub.claim_consumer(stream_, this);
+    in_hub_ = true;
+  }
+  // A consumer restarts the stream from its committed position in a new epoch, so that
+  // it sees every change since its last ACK; an observer joins whatever is live.
+  proto::control_request attach;
+  attach.op = proto::control_op::attach;
+  attach.stream = stream_;
+  attach.restart = role_ == role::consumer;
+  context_.link.call(attach, [self = shared_from_this()](const proto::control_reply& reply) {
+    self->on_attached(reply);
+  });
+}
+
+void websocket_session::on_attached(const proto::control_reply& reply) {
+  if (ended_) {
+    return reject(http::status::conflict, close_reason_.reason.empty()
+                                              ? std::string("taken over by a new consumer")
+                                              : std::string(close_reason_.reason.data(),
+                                                            close_reason_.reason.size()));
+  }
+  if (!reply.ok) {
+    leave_hub();
+    const bool unknown = reply.error.find("no such stream") != std::string::npos;
+    return reject(unknown ? http::status::not_found : http::status::service_unavailable,
+                  unknown ? "unknown slot \"" + stream_ + "\"" : reply.error);
+  }
+  if (role_ == role::consumer) {
+    context_.hub.consumer_attached(stream_, this, reply.epoch, reply.seq);
+  } else {
+    context_.hub.add_observer(stream_, this);
+    in_hub_ = true;
+  }
+  ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+    response.set(http::field::server, "deltastream");
+  }));
+  ws_.read_message_max(context_.settings.max_frame_bytes);
+  ws_.async_accept(request_, beast::bind_front_handler(&websocket_session::on_accept,
+                                                       shared_from_this()));
+}
+
+void websocket_session::reject(http::status status, const std::string& message) {
+  ended_ = true;
+  leave_hub();
+  auto response = std::make_shared<http_response>(json_error(status, message));
+  response->keep_alive(false);
+  http::async_write(beast::get_lowest_layer(ws_), *response,
+                    [self = shared_from_this(), response](beast::error_code, std::size_t) {
+                      self->close_now();
+                    });
+}
+
+void websocket_session::on_accept(beast::error_code error) {
+  if (error) {
+    ended_ = true;
+    leave_hub();
+    return;
+  }
+  accepted_ = true;
+  module_logger("websocket")->info("{}: {} connected", stream_,
+                                   role_ == role::consumer ? "consumer" : "observer");
+  read_next();
+  if (ended_) {
+    closing_ = true;
+    write_next();
+  } else if (!queue_.empty()) {
+    write_next();
+  }
+}
+
+void websocket_session::read_next() {
+  ws_.async_read(read_buffer_,
+                 beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+}
+
+void websocket_session::on_read(beast::error_code error, std::size_t) {
+  if (error) {  // the client closed, vanished or broke the protocol: Beast answered it
+    ended_ = true;
+    leave_hub();
+    close_deadline_.cancel();
+    return;
+  }
+  const std::string text = beast::buffers_to_string(read_buffer_.data());
+  read_buffer_.consume(read_buffer_.size());
+  if (!ws_.got_text()) {
+    send_error_frame("ACKs are text frames: {\"lsn\":\"X/Y\"}");
+  } else {
+    handle_ack(text);
+  }
+  read_next();
+}
+
+void websocket_session::handle_ack(std::string_view text) {
+  if (role_ == role::observer) {
+    return send_error_frame("observers do not ACK (this connection has mode=observe)");
+  }
+  const auto parsed = parse_ack(text);
+  if (const auto* problem = std::get_if<std::string>(&parsed)) return send_error_frame(*problem);
+  const auto position = std::get<lsn>(parsed);
+  if (position > delivered_) {
+    return send_error_frame("lsn " + position.to_string() +
+                            " is beyond what was delivered on this connection (" +
+                            delivered_.to_string() + ")");
+  }
+  proto::control_request ack;
+  ack.op = proto::control_op::ack;
+  ack.stream = stream_;
+  ack.ack_lsn = position;
+  std::weak_ptr<websocket_session> weak = shared_from_this();
+  context_.link.call(ack, [weak](const proto::control_reply& reply) {
+    if (reply.ok) return;  // pgdeltastream sent nothing on success; neither do we
+    if (auto self = weak.lock()) self->send_error_frame("ACK not committed: " + reply.error);
+  });
+}
+
+void websocket_session::send_error_frame(const std::string& message) {
+  if (ended_) return;
+  enqueue(std::make_shared<const std::string>(json_object().add("error", message).str()));
+}
+
+void websocket_session::deliver(std::shared_ptr<const std::string> payload, lsn position) {
+  if (ended_) return;
+  enqueue(std::move(payload));
+  if (!ended_) delivered_ = std::max(delivered_, position);
+}
+
+void websocket_session::enqueue(std::shared_ptr<const std::string> payload) {
+  const auto limit = context_.settings.max_queue_bytes;
+  if (!queue_.empty() && queued_bytes_ + payload->size() > limit) {
+    end(close_code::policy, "client too slow: over " + std::to_string(limit >> 10) +
+                                " KiB waiting; reconnect to resume after your last ACK");
+    return;
+  }
+  queued_bytes_ += payload->size();
+  queue_.push_back(std::move(payload));
+  if (accepted_ && !writing_) write_next();
+}
+
+void websocket_session::write_next() {
+  if (queue_.empty()) {
+    if (closing_) {
+      writing_ = true;  // the close frame is a write too: one at a time
+      ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {
+        self->writing_ = false;
+      });
+    }
+    return;
+  }
+  writing_ = true;
+  ws_.text(true);
+  ws_.async_write(boost::asio::buffer(*queue_.front()),
+                  beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+}
+
+void websocket_session::on_write(beast::error_code error, std::size_t) {
+  writing_ = false;
+  if (error) {
+    ended_ = true;
+    leave_hub();
+    close_now();
+    return;
+  }
+  queued_bytes_ -= queue_.front()->size();
+  queue_.pop_front();
+  write_next();
+}
+
+void websocket_session::end(close_code code, std::string reason) {
+  if (ended_) return;
+  ended_ = true;
+  leave_hub();
+  close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code),
+                                          fit_close_reason(std::move(reason)));
+  if (!accepted_) return;  // on_attached or on_accept finishes the job
+  closing_ = true;
+  // Drop what is still waiting (keep the frame being written: its buffer is in use).
+  while (queue_.size() > (writing_ ? 1u : 0u)) {
+    queued_bytes_ -= queue_.back()->size();
+    queue_.pop_back();
+  }
+  if (!writing_) write_next();
+  // A client that reads nothing never lets the close frame out: cut it after 5 s.
+  close_deadline_.expires_after(std::chrono::seconds(5));
+  close_deadline_.async_wait([self = shared_from_this()](beast::error_code error) {
+    if (!error) self->close_now();
+  });
+}
+
+void websocket_session::close_now() {
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  beast::get_lowest_layer(ws_).socket().close(ignored);
+}
+
+void websocket_session::leave_hub() {
+  if (!in_hub_) return;
+  in_hub_ = false;
+  context_.hub.remove(stream_, this);
+}
+
+}  // namespace deltastream::gateway

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "gateway/gateway_context.hpp"
+#include "gateway/stream_hub.hpp"
+
+namespace deltastream::gateway {
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = boost::asio::ip::tcp;
+
+// One WebSocket on /v1/lr/stream: attaches its stream through the reader before the
+// upgrade (so an unknown slot is an HTTP 404, not a silent socket), then sends one text
+// frame per change from a bounded queue and relays the consumer's ACKs to the reader.
+class websocket_session : public std::enable_shared_from_this<websocket_session>,
+                          public stream_client {
+ public:
+  enum class role { consumer, observer };
+
+  websocket_session(tcp::socket&& socket, gateway_context& context);
+  ~websocket_session() override;
+
+  void run(beast::http::request<beast::http::string_body> request);
+
+  void deliver(std::shared_ptr<const std::string> payload, lsn position) override;
+  void end(close_code code, std::string reason) override;
+
+ private:
+  void on_attached(const proto::control_reply& reply);
+  void reject(beast::http::status status, const std::string& message);
+  void on_accept(beast::error_code error);
+  void read_next();
+  void on_read(beast::error_code error, std::size_t bytes);
+  void handle_ack(std::string_view text);
+  void send_error_frame(const std::string& message);
+  void enqueue(std::shared_ptr<const std::string> payload);
+  void write_next();
+  void on_write(beast::error_code error, std::size_t bytes);
+  void close_now();
+  void leave_hub();
+
+  websocket::stream<beast::tcp_stream> ws_;
+  gateway_context& context_;
+  beast::http::request<beast::http::string_body> request_;
+  beast::flat_buffer read_buffer_;
+  boost::asio::steady_timer close_deadline_;
+
+  std::string stream_;
+  role role_ = role::consumer;
+  bool in_hub_ = false;
+  bool accepted_ = false;
+  bool ended_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  websocket::close_reason close_reason_;
+
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::size_t queued_bytes_ = 0;
+  lsn delivered_;  // highest position handed to this client: ACKs beyond it are refused
+};
+
+}  // namespace deltastream::gateway
