@@ -62,13 +62,16 @@ void gateway::run() {
 }
 
 void gateway::stop() {
-  module_logger("gateway")->info("stopping: closing WebSockets with 1001");
-  listener_->stop();
-  expiry_timer_.cancel();
-  hub_.end_all(close_code::going_away, "gateway shutting down");
-  // Give the close frames a moment to leave, then end the loop.
-  auto deadline = std::make_shared<net::steady_timer>(io_, std::chrono::milliseconds(500));
-  deadline->async_wait([this, deadline](boost::system::error_code) { io_.stop(); });
+  // Thread-safe: the work happens on the I/O thread, which owns the hub.
+  net::post(io_, [this] {
+    module_logger("gateway")->info("stopping: closing WebSockets with 1001");
+    listener_->stop();
+    expiry_timer_.cancel();
+    hub_.end_all(close_code::going_away, "gateway shutting down");
+    // Give the close frames a moment to leave, then end the loop.
+    auto deadline = std::make_shared<net::steady_timer>(io_, std::chrono::milliseconds(500));
+    deadline->async_wait([this, deadline](boost::system::error_code) { io_.stop(); });
+  });
 }
 
 void gateway::schedule_snapshot_expiry() {

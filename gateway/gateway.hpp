@@ -22,7 +22,7 @@ class gateway {
 
   // Serves until SIGTERM/SIGINT (or stop()): then closes WebSockets with 1001.
   void run();
-  void stop();
+  void stop();  // thread-safe
   boost::asio::ip::tcp::endpoint endpoint() const { return listener_->local_endpoint(); }
 
  private:

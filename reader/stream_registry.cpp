@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "common/errors.hpp"
 #include "common/logging.hpp"
@@ -112,12 +113,25 @@ void stream_registry::finish_creates(const zmq_pollitem_t* results) {
 }
 
 std::string stream_registry::drop(const proto::control_request& request) {
+  bool was_ours = snapshots_.erase(request.stream) > 0;
   if (auto found = streams_.find(request.stream); found != streams_.end()) {
     found->second->stop("stream dropped");
     streams_.erase(found);
+    was_ours = true;
   }
-  snapshots_.erase(request.stream);
-  auto result = pg_exec(sql(), drop_sql, {request.stream});
+  // Our walsender needs a moment to exit after we hang up; until then PostgreSQL calls
+  // the slot active (55006). A slot active for someone else is refused at once.
+  const auto give_up = clock::now() + std::chrono::seconds(5);
+  pg_result result;
+  while (true) {
+    try {
+      result = pg_exec(sql(), drop_sql, {request.stream});
+      break;
+    } catch (const pg_error& error) {
+      if (!was_ours || error.sqlstate() != "55006" || clock::now() > give_up) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   if (PQntuples(result.get()) == 0) {
     return error_reply(request.id, "no such stream \"" + request.stream + "\"");
   }

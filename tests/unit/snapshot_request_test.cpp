@@ -1,0 +1,62 @@
+#include <doctest/doctest.h>
+
+#include "gateway/snapshot_request.hpp"
+
+using namespace deltastream::gateway;
+
+namespace {
+std::string error_of(std::string_view body, std::uint64_t max_limit = 1000) {
+  const auto result = parse_snapshot_request(body, max_limit);
+  REQUIRE(std::holds_alternative<request_error>(result));
+  return std::get<request_error>(result).message;
+}
+}  // namespace
+
+TEST_CASE("pgdeltastream's snapshot request parses") {
+  const auto result = parse_snapshot_request(
+      R"({"slotName":"delta_x","table":"public.t","offset":10,"limit":5,"order_by":{"column":"id","order":"DESC"}})",
+      1000);
+  const auto& request = std::get<snapshot_request>(result);
+  CHECK(request.slot_name == "delta_x");
+  CHECK(request.table == "public.t");
+  CHECK(request.offset == 10);
+  CHECK(request.limit == 5);
+  REQUIRE(request.order_by);
+  CHECK(request.order_by->column == "id");
+  CHECK(request.order_by->direction == sort_direction::descending);
+}
+
+TEST_CASE("keys match case-insensitively, order_by is optional, unknown keys are ignored") {
+  const auto& request = std::get<snapshot_request>(parse_snapshot_request(
+      R"({"Table":"t","OFFSET":0,"Limit":0,"extra":[1],"Order_By":{"Column":"c","order":"asc"}})", 10));
+  CHECK(request.table == "t");
+  CHECK(request.order_by->direction == sort_direction::ascending);
+  CHECK_FALSE(std::get<snapshot_request>(parse_snapshot_request(R"({"table":"t","offset":0,"limit":1})", 10)).order_by);
+  CHECK_FALSE(std::get<snapshot_request>(
+                  parse_snapshot_request(R"({"table":"t","offset":0,"limit":1,"order_by":null})", 10))
+                  .order_by);
+}
+
+TEST_CASE("bad snapshot requests say what is wrong") {
+  CHECK(error_of("").find("invalid input JSON") == 0);
+  CHECK(error_of("{").find("invalid input JSON") == 0);
+  CHECK(error_of("[1]").find("invalid input JSON") == 0);
+  CHECK(error_of(R"({"offset":0,"limit":1})").find("\"table\" is required") != std::string::npos);
+  CHECK(error_of(R"({"table":"","offset":0,"limit":1})").find("\"table\" is required") != std::string::npos);
+  CHECK(error_of(R"({"table":1,"offset":0,"limit":1})").find("must be a string") != std::string::npos);
+  CHECK(error_of(R"({"table":"t","limit":1})").find("\"offset\" is required") != std::string::npos);
+  CHECK(error_of(R"({"table":"t","offset":0})").find("\"limit\" is required") != std::string::npos);
+  CHECK(error_of(R"({"table":"t","offset":-1,"limit":1})").find("non-negative integer") != std::string::npos);
+  CHECK(error_of(R"({"table":"t","offset":1.5,"limit":1})").find("non-negative integer") != std::string::npos);
+  CHECK(error_of(R"({"table":"t","offset":"1","limit":1})").find("non-negative integer") != std::string::npos);
+  CHECK(error_of(R"({"table":"t","offset":0,"limit":1001})").find("at most 1000") != std::string::npos);
+  CHECK_FALSE(error_of(R"({"table":"t","offset":0,"limit":99999999999999999999})").empty());
+  CHECK(error_of(R"({"table":"t","offset":18446744073709551615,"limit":1})").find("too large") != std::string::npos);
+  CHECK(error_of(R"({"table":"t","offset":0,"limit":1,"order_by":{"order":"asc"}})") ==
+        "required field 'column' missing in 'order_by'");
+  CHECK(error_of(R"({"table":"t","offset":0,"limit":1,"order_by":{"column":"c","order":"sideways"}})") ==
+        "order_by order direction can only be either 'ASC' or 'DESC'");
+  CHECK(error_of(R"({"table":"t","offset":0,"limit":1,"order_by":{"column":"c"}})") ==
+        "order_by order direction can only be either 'ASC' or 'DESC'");
+  CHECK(error_of(R"({"table":"t","offset":0,"limit":1,"order_by":"id"})").find("must be an object") != std::string::npos);
+}
