@@ -36,7 +36,7 @@ gateway::gateway(const gateway_options& options)
               hub_.on_frame(stream, header, payload);
             }),
       context_{options.server, io_, database_, link_, hub_, snapshots_, {}},
-      expiry_timer_(io_) {
+      housekeeping_timer_(io_) {
   listener_ = std::make_shared<listener>(context_, resolve_listen_endpoint(io_, options.server));
 }
 
@@ -56,7 +56,7 @@ void gateway::run() {
   });
   link_.start();
   listener_->run();
-  schedule_snapshot_expiry();
+  schedule_housekeeping();
   io_.run();
   log->info("stopped");
 }
@@ -66,7 +66,7 @@ void gateway::stop() {
   net::post(io_, [this] {
     module_logger("gateway")->info("stopping: closing WebSockets with 1001");
     listener_->stop();
-    expiry_timer_.cancel();
+    housekeeping_timer_.cancel();
     hub_.end_all(close_code::going_away, "gateway shutting down");
     // Give the close frames a moment to leave, then end the loop.
     auto deadline = std::make_shared<net::steady_timer>(io_, std::chrono::milliseconds(500));
@@ -74,12 +74,13 @@ void gateway::stop() {
   });
 }
 
-void gateway::schedule_snapshot_expiry() {
-  expiry_timer_.expires_after(std::chrono::seconds(5));
-  expiry_timer_.async_wait([this](boost::system::error_code error) {
+void gateway::schedule_housekeeping() {
+  housekeeping_timer_.expires_after(std::chrono::seconds(1));
+  housekeeping_timer_.async_wait([this](boost::system::error_code error) {
     if (error) return;
-    net::post(database_, [this] { snapshots_.expire_idle(); });
-    schedule_snapshot_expiry();
+    hub_.check_liveness(std::chrono::steady_clock::now(), options_.server.reader_silence_limit);
+    if (++housekeeping_rounds_ % 5 == 0) net::post(database_, [this] { snapshots_.expire_idle(); });
+    schedule_housekeeping();
   });
 }
 

@@ -26,7 +26,7 @@ class gateway {
   boost::asio::ip::tcp::endpoint endpoint() const { return listener_->local_endpoint(); }
 
  private:
-  void schedule_snapshot_expiry();
+  void schedule_housekeeping();  // liveness of streams, idle snapshots
 
   const gateway_options& options_;
   boost::asio::io_context io_{1};
@@ -37,7 +37,8 @@ class gateway {
   reader_link link_;
   gateway_context context_;
   std::shared_ptr<listener> listener_;
-  boost::asio::steady_timer expiry_timer_;
+  boost::asio::steady_timer housekeeping_timer_;
+  std::uint64_t housekeeping_rounds_ = 0;
 };
 
 }  // namespace deltastream::gateway

@@ -23,6 +23,9 @@ struct gateway_settings {
   std::uint64_t max_page_rows = 100'000;
   std::chrono::seconds snapshot_idle_timeout{600};
   std::chrono::seconds http_timeout{30};
+  // The reader sends a heartbeat per stream every second; silence past this ends the
+  // stream's connections so that they resume elsewhere or later.
+  std::chrono::milliseconds reader_silence_limit{5'000};
   int database_threads = 2;
 };
 

@@ -74,12 +74,28 @@ void http_session::send(http_response response) {
 void http_session::on_write(bool close, beast::error_code error, std::size_t) {
   pending_.reset();
   if (error) return;
-  if (close) {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    return;
-  }
+  if (close) return linger_close();
   read_next();
+}
+
+void http_session::linger_close() {
+  // Close our side, then read and discard what the client is still sending (the body
+  // of a request we refused, typically): closing with unread data would reset the
+  // connection, and the client would never see our answer. Bounded in time and bytes.
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(std::chrono::seconds(5));
+  drain_buffer_.resize(64 << 10);
+  drain_next(16 << 20);
+}
+
+void http_session::drain_next(std::size_t budget) {
+  stream_.async_read_some(
+      boost::asio::buffer(drain_buffer_),
+      [self = shared_from_this(), budget](beast::error_code error, std::size_t bytes) {
+        if (error || bytes >= budget) return;  // done: the session ends, the socket closes
+        self->drain_next(budget - bytes);
+      });
 }
 
 void http_session::refuse(http::status status, const std::string& message) {

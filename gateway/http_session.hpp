@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -27,12 +28,15 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void send(http_response response);
   void on_write(bool close, beast::error_code error, std::size_t bytes);
   void refuse(beast::http::status status, const std::string& message);
+  void linger_close();
+  void drain_next(std::size_t budget);
 
   beast::tcp_stream stream_;
   gateway_context& context_;
   beast::flat_buffer buffer_;
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
   std::shared_ptr<http_response> pending_;
+  std::vector<char> drain_buffer_;
 };
 
 }  // namespace deltastream::gateway

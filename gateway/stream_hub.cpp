@@ -26,6 +26,7 @@ void stream_hub::claim_consumer(const std::string& stream, stream_client* client
   entry.consumer = consumer_state{};
   entry.consumer.client = client;
   entry.consumer.attaching = true;
+  entry.last_frame = std::chrono::steady_clock::now();
 }
 
 void stream_hub::consumer_attached(const std::string& stream, stream_client* client,
@@ -47,7 +48,11 @@ void stream_hub::consumer_attached(const std::string& stream, stream_client* cli
 }
 
 void stream_hub::add_observer(const std::string& stream, stream_client* client) {
-  streams_[stream].observers.push_back(client);
+  auto& entry = streams_[stream];
+  if (entry.observers.empty() && !entry.consumer.client) {
+    entry.last_frame = std::chrono::steady_clock::now();
+  }
+  entry.observers.push_back(client);
 }
 
 void stream_hub::remove(const std::string& stream, stream_client* client) {
@@ -69,6 +74,7 @@ void stream_hub::on_frame(const std::string& stream, const proto::frame_header& 
   auto found = streams_.find(stream);
   if (found == streams_.end()) return;
   auto& entry = found->second;
+  entry.last_frame = std::chrono::steady_clock::now();
   if (header.kind == proto::frame_kind::data && !entry.observers.empty()) {
     // Observers watch live: no replay, no ACK, no gap checks. A copy of the list, as a
     // delivery may end an observer (queue over its limit), which removes it.
@@ -141,6 +147,25 @@ void stream_hub::forget_if_empty(const std::string& stream) {
   auto found = streams_.find(stream);
   if (found != streams_.end() && !found->second.consumer.client && found->second.observers.empty()) {
     streams_.erase(found);
+  }
+}
+
+void stream_hub::check_liveness(std::chrono::steady_clock::time_point now,
+                                std::chrono::milliseconds limit) {
+  std::vector<std::pair<std::string, stream_client*>> silent;
+  for (auto& [name, entry] : streams_) {
+    // A consumer still attaching is bounded by the reader call's own timeout.
+    if (now - entry.last_frame <= limit || entry.consumer.attaching) continue;
+    if (entry.consumer.client) silent.emplace_back(name, entry.consumer.client);
+    for (auto* observer : entry.observers) silent.emplace_back(name, observer);
+  }
+  if (silent.empty()) return;
+  const std::string reason = "no word from the reader for " + std::to_string(limit.count() / 1000) +
+                             " s (stopped or restarted)" + resume_hint;
+  for (const auto& [name, client] : silent) {
+    module_logger("hub")->warn("{}: {}", name, reason);
+    remove(name, client);
+    client->end(close_code::restarting, reason);
   }
 }
 

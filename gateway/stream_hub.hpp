@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -48,6 +49,11 @@ class stream_hub {
   void on_frame(const std::string& stream, const proto::frame_header& header,
                 const std::shared_ptr<const std::string>& payload);
 
+  // Ends the connections of every stream that has been silent (no frame, not even a
+  // heartbeat) for longer than `limit`: the reader stopped or restarted, and nobody
+  // would tell them otherwise. Call it periodically.
+  void check_liveness(std::chrono::steady_clock::time_point now, std::chrono::milliseconds limit);
+
   // Ends every connection (shutdown).
   void end_all(close_code code, const std::string& reason);
 
@@ -70,6 +76,7 @@ class stream_hub {
   struct stream_entry {
     consumer_state consumer;
     std::vector<stream_client*> observers;
+    std::chrono::steady_clock::time_point last_frame = std::chrono::steady_clock::now();
   };
 
   void check_and_deliver(const std::string& stream, stream_entry& entry,

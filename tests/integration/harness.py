@@ -212,3 +212,85 @@ class Subscriber:
 def rows_of(frame):
     """The wal2json message of a data frame, parsed."""
     return json.loads(frame["payload"])
+
+
+class Gateway:
+    """deltastream-gateway as a child process, on a free port, talking to `reader`."""
+
+    def __init__(self, reader, *extra, pgdeltastream_flags=False):
+        self.binary = os.environ.get("DELTASTREAM_GATEWAY_BIN")
+        if not self.binary:
+            raise RuntimeError("DELTASTREAM_GATEWAY_BIN is not set")
+        self.reader = reader
+        self.port = free_port()
+        self.extra = list(extra)
+        self.pgdeltastream_flags = pgdeltastream_flags
+        self.log = tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False)
+        self.process = None
+        self.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self):
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self):
+        env = dict(os.environ, DELTASTREAM_CONTROL=self.reader.control,
+                   DELTASTREAM_PUBLISH=self.reader.publish)
+        if self.pgdeltastream_flags:  # the Go server's own flags, single dash
+            parts = dict(item.split("=", 1) for item in dsn().split())
+            args = ["-serverHost", "127.0.0.1", "-serverPort", str(self.port),
+                    "-pgHost", parts["host"], "-pgPort", parts["port"],
+                    "-user", parts["user"], "-db", parts["dbname"]]
+        else:
+            args = ["--pg", dsn(), "--server-host", "127.0.0.1", "--server-port", str(self.port)]
+        self.process = subprocess.Popen([self.binary, *args, "--log-level", "debug", *self.extra],
+                                        stdout=self.log, stderr=self.log, env=env)
+        wait_until(lambda: self.alive() and self.healthy(), what="gateway start")
+
+    def healthy(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def alive(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.output()}")
+        return True
+
+    def http(self, method, path, body=None, headers=None):
+        """(status, parsed JSON body) of one request."""
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        try:
+            return response.status, json.loads(data)
+        except ValueError:
+            return response.status, data
+
+    def init(self):
+        status, body = self.http("GET", "/v1/init")
+        assert status == 200, body
+        return body["slotName"]
+
+    def terminate(self, timeout=15):
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def output(self):
+        with open(self.log.name, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def close(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        os.unlink(self.log.name)

@@ -130,3 +130,21 @@ TEST_CASE("too much while attaching ends the consumer instead of buffering witho
   hub.on_frame("delta_a", data(1, 1), text("0123456789abc"));
   CHECK(consumer.ended == close_code::policy);
 }
+
+TEST_CASE("a silent stream ends its connections") {
+  stream_hub hub(1 << 20);
+  recording_client consumer, observer;
+  for (auto* client : {&consumer, &observer}) client->hub = &hub;
+  consumer.stream = observer.stream = "delta_a";
+  hub.claim_consumer("delta_a", &consumer);
+  hub.consumer_attached("delta_a", &consumer, 1, 0);
+  hub.add_observer("delta_a", &observer);
+  const auto now = std::chrono::steady_clock::now();
+  hub.check_liveness(now, std::chrono::seconds(5));
+  CHECK_FALSE(consumer.ended);
+  hub.check_liveness(now + std::chrono::seconds(6), std::chrono::seconds(5));
+  CHECK(consumer.ended == close_code::restarting);
+  CHECK(observer.ended == close_code::restarting);
+  CHECK(consumer.reason.find("no word from the reader") != std::string::npos);
+  CHECK(hub.consumers() == 0);
+}

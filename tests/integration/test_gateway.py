@@ -1,0 +1,307 @@
+"""End to end: the real reader and gateway, driven with python3-websockets (a WebSocket
+client this project did not write) through pgdeltastream's API."""
+
+import asyncio
+import json
+import time
+import unittest
+
+import websockets
+
+from harness import Gateway, Reader, connect, sql, wait_until
+
+# pgdeltastream's walk-through, as its README tells a client to do it.
+
+
+async def changes(ws, table, count, timeout=30.0):
+    """(kind, id, message) for the next `count` changes to `table`; checks every
+    message's shape on the way."""
+    found = []
+    deadline = time.monotonic() + timeout
+    while len(found) < count:
+        text = await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic()))
+        message = json.loads(text)
+        assert set(message) == {"nextlsn", "change"}, message
+        for change in message["change"]:
+            if change["table"] != table:
+                continue
+            if change["kind"] == "delete":
+                found.append(("delete", change["oldkeys"]["keyvalues"][0], message))
+            else:
+                found.append((change["kind"], change["columnvalues"][0], message))
+    return found
+
+
+def confirmed_flush(slot):
+    rows = sql("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+               (slot,))
+    return rows[0][0] if rows else None
+
+
+def slot_exists(slot):
+    return bool(sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,)))
+
+
+class GatewayTest(unittest.IsolatedAsyncioTestCase):
+    def setUp(self):
+        self.reader = Reader("--status-interval", "1")
+        self.gateways = [Gateway(self.reader)]
+        self.gateway = self.gateways[0]
+
+    def tearDown(self):
+        for gateway in self.gateways:
+            try:
+                gateway.http("GET", "/v1/init")  # drops the slot this gateway created last
+            except OSError:
+                pass
+            gateway.close()
+        self.reader.close()
+        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE starts_with(slot_name, 'delta_') AND NOT active")
+
+    def table(self, name):
+        sql(f"DROP TABLE IF EXISTS {name}")
+        sql(f"CREATE TABLE {name} (id int PRIMARY KEY, name text, payload jsonb, amount numeric)")
+        return name
+
+    async def test_walkthrough_init_snapshot_stream_ack_reconnect_reinit(self):
+        table = self.table("walk_rows")
+        sql(f"INSERT INTO {table} SELECT g, 'row' || g, '{{\"k\":[1,2]}}', g * 1.5 "
+            "FROM generate_series(1, 25) g")
+        slot = self.gateway.init()
+        self.assertRegex(slot, r"^delta_[a-z0-9_]+$")
+        sql(f"INSERT INTO {table} VALUES (26, 'after init', null, 0)")
+
+        # Snapshot, page by page: exactly the 25 rows committed before /v1/init.
+        rows = []
+        for offset in range(0, 30, 10):
+            status, page = self.gateway.http("POST", "/v1/snapshot/data", json.dumps({
+                "slotName": slot, "table": table, "offset": offset, "limit": 10,
+                "order_by": {"column": "id", "order": "ASC"}}))
+            self.assertEqual(status, 200, page)
+            rows += page
+        self.assertEqual([r["id"] for r in rows], list(range(1, 26)))
+        self.assertEqual(rows[0], {"id": 1, "name": "row1", "payload": {"k": [1, 2]}, "amount": 1.5})
+        self.assertEqual(list(rows[0]), ["id", "name", "payload", "amount"])  # column order
+
+        uri = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
+        async with websockets.connect(uri) as ws:
+            # The snapshot stays readable while the stream is consumed.
+            status, page = self.gateway.http("POST", "/v1/snapshot/data", json.dumps({
+                "slotName": slot, "table": table, "offset": 0, "limit": 100,
+                "order_by": {"column": "id", "order": "desc"}}))
+            self.assertEqual((status, page[0]["id"], len(page)), (200, 25, 25))
+            for i in range(27, 31):
+                sql(f"INSERT INTO {table} VALUES (%s, 'live', null, 1)", (i,))
+            got = await changes(ws, table, 5)
+            self.assertEqual([v for _, v, _ in got], [26, 27, 28, 29, 30])
+            acked = got[2][2]["nextlsn"]  # rows up to 28 processed
+            await ws.send(json.dumps({"lsn": acked}))
+            wait_until(lambda: confirmed_flush(slot) == acked, what="the ACK to reach PostgreSQL")
+
+        # Reconnect: everything after the ACK comes again, nothing before it.
+        sql(f"INSERT INTO {table} VALUES (31, 'while away', null, 1)")
+        async with websockets.connect(uri) as ws:
+            got = await changes(ws, table, 3)
+            self.assertEqual([v for _, v, _ in got], [29, 30, 31])
+
+        # Re-init: a new slot and snapshot; the previous slot is gone.
+        second = self.gateway.init()
+        self.assertNotEqual(second, slot)
+        wait_until(lambda: not slot_exists(slot), what="the old slot to be dropped")
+        self.assertTrue(slot_exists(second))
+        status, page = self.gateway.http("POST", "/v1/snapshot/data", json.dumps({
+            "table": table, "offset": 0, "limit": 1000}))
+        self.assertEqual((status, len(page)), (200, 31))
+
+    async def test_observer_and_consumer_both_see_every_change(self):
+        table = self.table("fan_rows")
+        slot = self.gateway.init()
+        base = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
+        async with websockets.connect(base) as consumer, \
+                websockets.connect(base + "&mode=observe") as observer:
+            await asyncio.sleep(0.2)  # the observer joins live: let its attach settle
+            for i in range(20):
+                sql(f"INSERT INTO {table} VALUES (%s, 'x', null, 1)", (i,))
+            seen_by_consumer = await changes(consumer, table, 20)
+            seen_by_observer = await changes(observer, table, 20)
+            self.assertEqual([v for _, v, _ in seen_by_consumer], list(range(20)))
+            self.assertEqual([v for _, v, _ in seen_by_observer], list(range(20)))
+            await observer.send(json.dumps({"lsn": seen_by_observer[0][2]["nextlsn"]}))
+            refusal = json.loads(await asyncio.wait_for(observer.recv(), 10))
+            self.assertIn("observers do not ACK", refusal["error"])
+
+    async def test_a_second_consumer_is_refused_unless_it_takes_over(self):
+        slot = self.gateway.init()
+        uri = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
+        async with websockets.connect(uri) as first:
+            with self.assertRaises(websockets.exceptions.InvalidStatusCode) as refused:
+                await websockets.connect(uri)
+            self.assertEqual(refused.exception.status_code, 409)
+            async with websockets.connect(uri + "&takeover=true"):
+                with self.assertRaises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(first.recv(), 10)
+                self.assertEqual(closed.exception.code, 1008)
+                self.assertIn("taken over", closed.exception.reason)
+
+    async def test_two_gateways_on_one_reader(self):
+        other = Gateway(self.reader)
+        self.gateways.append(other)
+        table = self.table("pair_gw_rows")
+        slot_a = self.gateway.init()
+        slot_b = other.init()
+        async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot_a}") as a, \
+                websockets.connect(f"{other.ws_url}/v1/lr/stream?slotName={slot_b}") as b, \
+                websockets.connect(f"{other.ws_url}/v1/lr/stream?slotName={slot_a}&mode=observe") as watch:
+            await asyncio.sleep(0.2)
+            for i in range(10):
+                sql(f"INSERT INTO {table} VALUES (%s, 'g', null, 1)", (i,))
+            for ws in (a, b, watch):
+                self.assertEqual([v for _, v, _ in await changes(ws, table, 10)], list(range(10)))
+
+    async def test_reader_restart_closes_the_consumer_who_resumes_with_nothing_lost(self):
+        table = self.table("reader_restart_rows")
+        slot = self.gateway.init()
+        uri = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
+        async with websockets.connect(uri) as ws:
+            sql(f"INSERT INTO {table} VALUES (1, 'a', null, 1)")
+            got = await changes(ws, table, 1)
+            await ws.send(json.dumps({"lsn": got[0][2]["nextlsn"]}))
+            wait_until(lambda: confirmed_flush(slot) == got[0][2]["nextlsn"], what="ACK")
+            self.reader.kill()
+            sql(f"INSERT INTO {table} VALUES (2, 'b', null, 1)")
+            self.reader.start()
+            sql(f"INSERT INTO {table} VALUES (3, 'c', null, 1)")
+            # Nothing arrives on this connection from the new reader: its consumer state
+            # belongs to the old one. It must be told to go.
+            with self.assertRaises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 30)
+            self.assertIn(closed.exception.code, (1011, 1012))
+        async with websockets.connect(uri) as ws:
+            self.assertEqual([v for _, v, _ in await changes(ws, table, 2)], [2, 3])
+
+    async def test_oversize_frame_closes_with_1009(self):
+        slot = self.gateway.init()
+        async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}",
+                                      max_size=None) as ws:
+            await ws.send("x" * 70_000)  # over the default 64 KiB
+            with self.assertRaises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            self.assertEqual(closed.exception.code, 1009)
+
+    async def test_sigterm_closes_websockets_with_1001_and_exits_zero(self):
+        slot = self.gateway.init()
+        async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}") as ws:
+            self.gateway.process.send_signal(15)
+            with self.assertRaises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            self.assertEqual(closed.exception.code, 1001)
+        self.assertEqual(self.gateway.process.wait(timeout=10), 0)
+        self.gateway.start()
+
+
+class GatewayErrorsTest(unittest.TestCase):
+    """Bad input: a 4xx with a JSON body saying what is wrong, and nothing changed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.reader = Reader()
+        cls.gateway = Gateway(cls.reader)
+        sql("DROP TABLE IF EXISTS err_rows")
+        sql('CREATE TABLE err_rows (id int PRIMARY KEY, "MixedCol" text)')
+        sql("INSERT INTO err_rows VALUES (1, 'one'), (2, 'two')")
+        cls.slot = cls.gateway.init()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.http("GET", "/v1/init")
+        cls.gateway.close()
+        cls.reader.close()
+        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE starts_with(slot_name, 'delta_') AND NOT active")
+
+    def snapshot(self, body):
+        raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        return self.gateway.http("POST", "/v1/snapshot/data", raw)
+
+    def assert_error(self, status, reply, expected_status, fragment):
+        self.assertEqual(status, expected_status, reply)
+        self.assertIsInstance(reply, dict, reply)
+        self.assertIn(fragment, reply["error"])
+
+    def test_snapshot_input_errors(self):
+        good = {"slotName": self.slot, "table": "err_rows", "offset": 0, "limit": 10}
+        cases = [
+            ("{nope", 400, "invalid input JSON"),
+            ({**good, "table": ""}, 400, "table"),
+            ({**good, "limit": -1}, 400, "non-negative"),
+            ({**good, "offset": "0"}, 400, "non-negative"),
+            ({**good, "limit": 10**9}, 400, "at most"),
+            ({**good, "table": "no_such_table"}, 404, "unknown table"),
+            ({**good, "slotName": "delta_nosuchslot"}, 503, "snapshot not available"),
+            ({**good, "order_by": {"column": "nope", "order": "asc"}}, 400, "unknown column"),
+            ({**good, "order_by": {"column": "id", "order": "sideways"}}, 400, "'ASC' or 'DESC'"),
+            # Injection attempts: refused by name resolution, never executed.
+            ({**good, "table": "(select rolname as id from pg_roles) t"}, 400, "invalid table name"),
+            ({**good, "table": "err_rows; drop table err_rows"}, 400, "invalid table name"),
+            ({**good, "table": "pg_catalog.pg_authid) t --"}, 400, "invalid table name"),
+            ({**good, "order_by": {"column": "(select count(*) from pg_authid)", "order": "asc"}},
+             400, "unknown column"),
+            ({**good, "order_by": {"column": "id; drop table err_rows", "order": "asc"}},
+             400, "unknown column"),
+        ]
+        for body, expected_status, fragment in cases:
+            with self.subTest(body=body):
+                self.assert_error(*self.snapshot(body), expected_status, fragment)
+        # Nothing changed, and the snapshot still works after every error.
+        status, rows = self.snapshot({**good, "order_by": {"column": '"MixedCol"', "order": "desc"}})
+        self.assertEqual((status, [r["id"] for r in rows]), (200, [2, 1]))
+        self.assertEqual(sql("SELECT count(*) FROM err_rows")[0][0], 2)
+
+    def test_concurrent_snapshot_requests_all_succeed(self):
+        import concurrent.futures
+        body = json.dumps({"slotName": self.slot, "table": "err_rows", "offset": 0, "limit": 10})
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            results = list(pool.map(lambda _: self.gateway.http("POST", "/v1/snapshot/data", body),
+                                    range(20)))
+        self.assertEqual({status for status, _ in results}, {200})
+
+    def test_http_errors(self):
+        self.assert_error(*self.gateway.http("GET", "/nope"), 404, "not found")
+        self.assert_error(*self.gateway.http("DELETE", "/v1/init"), 405, "method not allowed")
+        self.assert_error(*self.gateway.http("GET", "/v1/lr/stream"), 400, "no slotName provided")
+        self.assert_error(*self.snapshot("x" * (2 << 20)), 413, "over the limit")
+        status, reply = self.gateway.http("GET", "/healthz", headers={"X-Big": "y" * 20000})
+        self.assert_error(status, reply, 431, "headers over the limit")
+
+    def test_garbage_bytes_get_400_and_the_server_lives(self):
+        import socket as sockets
+        with sockets.create_connection(("127.0.0.1", self.gateway.port), timeout=10) as s:
+            s.sendall(b"\x00\xff\x13garbage\r\n\r\n")
+            self.assertIn(b"400", s.recv(1000))
+        status, _ = self.gateway.http("GET", "/healthz")
+        self.assertEqual(status, 200)
+
+    def test_websocket_upgrade_errors(self):
+        async def attempt(query):
+            try:
+                await websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream{query}")
+            except websockets.exceptions.InvalidStatusCode as refused:
+                return refused.status_code
+            return 101
+        self.assertEqual(asyncio.run(attempt("?slotName=delta_nosuchslot")), 404)
+        self.assertEqual(asyncio.run(attempt("?slotName=Robert%27%29%3B%20DROP%20TABLE%20x%3B--")), 404)
+        self.assertEqual(asyncio.run(attempt("")), 400)
+
+    def test_pgdeltastream_flags_work(self):
+        gateway = Gateway(self.reader, pgdeltastream_flags=True)
+        try:
+            status, _ = gateway.http("GET", "/healthz")
+            self.assertEqual(status, 200)
+        finally:
+            gateway.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
