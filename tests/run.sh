@@ -18,13 +18,13 @@ cmake --build build -j2
 cluster=$(mktemp -d /tmp/deltastream-test.XXXXXX)
 chmod 755 "$cluster"
 cleanup() {
-  "$root/tests/pg_cluster.sh" "$cluster" stop 2>/dev/null || true
+  "$root/deploy/local-postgres.sh" "$cluster" stop 2>/dev/null || true
   rm -rf "$cluster"
 }
 trap cleanup EXIT
-"$root/tests/pg_cluster.sh" "$cluster" start
+LOCAL_PG_FAST=1 "$root/deploy/local-postgres.sh" "$cluster" start
 export PGTEST_DSN=$(cat "$cluster/dsn")
-export PGTEST_CLUSTER="$root/tests/pg_cluster.sh $cluster"
+export PGTEST_CLUSTER="$root/deploy/local-postgres.sh $cluster"
 echo "test PostgreSQL: $PGTEST_DSN"
 
 cd build
