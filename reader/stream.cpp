@@ -30,6 +30,7 @@ stream::stream(stream_name name, lsn committed, const stream_settings& settings,
       sink_(sink),
       epochs_(epochs),
       acked_(committed),
+      flushed_(committed),
       delivered_(committed),
       received_(committed) {}
 
@@ -39,14 +40,14 @@ void stream::start() {
   auto connection = std::make_unique<replication_connection>(settings_.conninfo);
   // Start from what the consumer acknowledged (the slot's confirmed_flush_lsn at
   // attach, or a later ACK): PostgreSQL resends every transaction committed after it.
-  connection->start_replication(name_.str(), acked_, wal2json_options);
+  connection->start_replication(name_.str(), flushed_, wal2json_options);
   connection_ = std::move(connection);
   epoch_ = epochs_.next();
   seq_ = 0;
   pending_.reset();
   backoff_.reset();
   module_logger("stream")->info("{}: streaming from {} (epoch {})", name_.str(),
-                                acked_.to_string(), epoch_);
+                                flushed_.to_string(), epoch_);
   send_status(false);
   publish_heartbeat();  // subscribers learn the new epoch at once
 }
@@ -91,7 +92,9 @@ void stream::read_messages() {
     const auto message = parse_copy_data(buffer_);
     if (const auto* alive = std::get_if<keepalive>(&message)) {
       wal_end_ = std::max(wal_end_, alive->wal_end);
-      if (alive->reply_requested) send_status(false);
+      // Idle and fully acknowledged: tell the server at once that its WAL end is
+      // processed, so that WAL of other databases does not pile up behind this slot.
+      if (alive->reply_requested || idle_flush_position() > flushed_) send_status(false);
     } else {
       handle_xlog_data(std::get<xlog_data>(message));
       if (pending_) return;  // subscribers are full: stop reading until they drain
@@ -108,6 +111,10 @@ void stream::handle_xlog_data(const xlog_data& message) {
     throw protocol_error("wal2json message at " + message.data_start.to_string() +
                          " has no \"nextlsn\"");
   }
+  // Transactions without row changes (DDL, autovacuum) carry nothing to deliver; were
+  // they sent, a consumer that does not ACK them would pin the slot (wal2json#104).
+  // Once everything before them is acknowledged, the idle flush position passes them.
+  if (wal2json_is_empty(message.payload)) return;
   proto::frame_header header{proto::frame_kind::data, epoch_, ++seq_, *next, message.data_start};
   if (sink_.publish(name_.str(), header, message.payload)) {
     delivered_ = std::max(delivered_, *next);
@@ -131,11 +138,20 @@ stream::ack_outcome stream::ack(lsn position) {
   return ack_outcome::accepted;
 }
 
+lsn stream::idle_flush_position() const {
+  // Everything published has been acknowledged and nothing waits to be published: the
+  // server has sent us nothing unprocessed up to its reported WAL end. A transaction
+  // still open there commits past that point, so it is still delivered after a restart.
+  if (pending_ || acked_ < delivered_) return acked_;
+  return std::max(acked_, wal_end_);
+}
+
 void stream::send_status(bool reply_requested) {
   last_status_ = clock::now();
   status_due_ = false;
   if (!connection_) return;
-  const standby_status status{std::max(received_, acked_), acked_, acked_,
+  flushed_ = std::max({flushed_, acked_, idle_flush_position()});  // never backwards
+  const standby_status status{std::max(received_, flushed_), flushed_, flushed_,
                               to_pg_time(std::chrono::system_clock::now()), reply_requested};
   connection_->send_status(status);
   wants_write_ = connection_->flush();
@@ -150,7 +166,7 @@ void stream::publish_heartbeat() {
 void stream::lose_connection(const std::string& reason, const std::string& sqlstate) {
   const bool was_streaming = connection_ != nullptr;
   connection_.reset();
-  pending_.reset();  // never published: START from acked_ sends it again
+  pending_.reset();  // never published: START from flushed_ sends it again
   wants_write_ = false;
   more_buffered_ = false;
   if (sqlstate == slot_missing_state) gone_ = true;
@@ -175,7 +191,7 @@ void stream::stop(const std::string& reason) {
   connection_.reset();
   proto::frame_header header{proto::frame_kind::stream_end, epoch_, seq_, acked_, wal_end_};
   sink_.publish(name_.str(), header, reason);
-  module_logger("stream")->info("{}: stopped at {} ({})", name_.str(), acked_.to_string(), reason);
+  module_logger("stream")->info("{}: stopped at {} ({})", name_.str(), flushed_.to_string(), reason);
 }
 
 clock::time_point stream::next_deadline() const {

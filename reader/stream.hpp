@@ -66,6 +66,7 @@ class stream {
   void handle_xlog_data(const xlog_data& message);
   bool flush_pending();
   void send_status(bool reply_requested);
+  lsn idle_flush_position() const;
   void publish_heartbeat();
   void lose_connection(const std::string& reason, const std::string& sqlstate);
 
@@ -78,7 +79,8 @@ class stream {
 
   std::uint64_t epoch_ = 0;
   std::uint64_t seq_ = 0;
-  lsn acked_;      // what the consumer confirmed; sent as flush position
+  lsn acked_;      // what the consumer confirmed
+  lsn flushed_;    // the flush position reported: acked_, or the WAL end when idle
   lsn delivered_;  // highest position published: acks beyond it are refused
   lsn received_;   // highest WAL position received; sent as write position
   lsn wal_end_;    // server's WAL end from the last keepalive or XLogData

@@ -41,11 +41,14 @@ def connect():
 
 
 def sql(query, params=None):
-    with connect() as conn, conn.cursor() as cur:
-        cur.execute(query, params)
-        rows = cur.fetchall() if cur.description else None
-    conn.close()
-    return rows
+    """One statement in autocommit (psycopg2's `with conn` would open a transaction)."""
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, params)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
 
 
 def wait_until(predicate, timeout=15.0, what="condition"):

@@ -9,7 +9,7 @@ import unittest
 import psycopg2
 
 from harness import (DATA, HEARTBEAT, STREAM_END, Control, Reader, Subscriber, cluster,
-                     connect, format_lsn, parse_lsn, rows_of, sql, wait_until)
+                     connect, dsn, format_lsn, parse_lsn, rows_of, sql, wait_until)
 
 
 def confirmed_flush(stream):
@@ -287,6 +287,27 @@ class ReaderTest(unittest.TestCase):
                 self.assertIn(expected, reply["error"])
         self.assertEqual(sql("SELECT count(*) FROM pg_replication_slots")[0][0], before)
         self.reader.alive()
+
+    def test_an_idle_acknowledged_stream_does_not_hold_wal(self):
+        stream = self.create()["stream"]
+        self.control.ok("release", stream=stream)
+        self.attach(stream)  # nothing delivered, so everything delivered is acknowledged
+        if not sql("SELECT 1 FROM pg_database WHERE datname = 'deltastream_other'"):
+            sql("CREATE DATABASE deltastream_other")
+        other = psycopg2.connect(dsn().replace("dbname=postgres", "dbname=deltastream_other"))
+        other.autocommit = True
+        with other.cursor() as cur:
+            cur.execute("SELECT pg_current_wal_lsn()::text")
+            before = parse_lsn(cur.fetchone()[0])
+            cur.execute("DROP TABLE IF EXISTS filler; CREATE TABLE filler (id int, pad text)")
+            cur.execute("INSERT INTO filler SELECT g, repeat('x', 1000) FROM generate_series(1, 50000) g")
+            cur.execute("SELECT pg_current_wal_lsn()::text")
+            after = parse_lsn(cur.fetchone()[0])
+        other.close()
+        self.assertGreater(after - before, 50 << 20)
+        # Nothing of that database reaches the stream, yet the slot follows the WAL.
+        wait_until(lambda: confirmed_flush(stream) >= after - (1 << 20), timeout=30,
+                   what="confirmed_flush_lsn to follow the WAL of another database")
 
     def test_status_reports_instance_and_postgres(self):
         status = self.control.ok("status")

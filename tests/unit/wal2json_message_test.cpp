@@ -19,3 +19,10 @@ TEST_CASE("no nextlsn, or one only inside the changes, is not taken") {
   CHECK_FALSE(wal2json_next_lsn(R"({"nextlsn":"0/1)"));
   CHECK_FALSE(wal2json_next_lsn(""));
 }
+
+TEST_CASE("empty transactions are recognised") {
+  using deltastream::reader::wal2json_is_empty;
+  CHECK(wal2json_is_empty(R"({"nextlsn":"0/162FBF0","change":[]})"));
+  CHECK_FALSE(wal2json_is_empty(R"({"nextlsn":"0/1","change":[{"kind":"insert"}]})"));
+  CHECK_FALSE(wal2json_is_empty(R"({"nextlsn":"0/1","change":[{"columnvalues":["\"change\":[]}"]}]})"));
+}
