@@ -58,6 +58,7 @@ class stream {
   std::uint64_t epoch() const { return epoch_; }
   std::uint64_t seq() const { return seq_; }
   lsn acked() const { return acked_; }
+  lsn flushed() const { return flushed_; }
   lsn delivered() const { return delivered_; }
   lsn wal_end() const { return wal_end_; }
 

@@ -115,10 +115,10 @@ void stream_registry::finish_creates(const zmq_pollitem_t* results) {
 std::string stream_registry::drop(const proto::control_request& request) {
   bool was_ours = snapshots_.erase(request.stream) > 0;
   if (auto found = streams_.find(request.stream); found != streams_.end()) {
-    found->second->stop("stream dropped");
-    streams_.erase(found);
+    remove_stream(found, "stream dropped");
     was_ours = true;
   }
+  reported_.erase(request.stream);
   // Our walsender needs a moment to exit after we hang up; until then PostgreSQL calls
   // the slot active (55006). A slot active for someone else is refused at once.
   const auto give_up = clock::now() + std::chrono::seconds(5);
@@ -176,11 +176,11 @@ std::string stream_registry::attach(const proto::control_request& request) {
         .str();
   }
   const auto name = *stream_name::parse(request.stream);
-  const auto committed = committed_position(name);
+  auto committed = committed_position(name);
   if (!committed) return error_reply(request.id, "no such stream \"" + request.stream + "\"");
-  if (found != streams_.end()) {
-    found->second->stop("restarted by attach");
-    streams_.erase(found);
+  if (found != streams_.end()) remove_stream(found, "restarted by attach");
+  if (auto known = reported_.find(request.stream); known != reported_.end()) {
+    committed = std::max(*committed, known->second);
   }
   auto attached = std::make_unique<stream>(name, *committed, settings_.streams, sink_, epochs_);
   attached->start();  // errors reach the caller; a later loss is retried by the stream
@@ -199,8 +199,7 @@ std::string stream_registry::detach(const proto::control_request& request) {
   if (found == streams_.end()) {
     return error_reply(request.id, "stream \"" + request.stream + "\" is not attached");
   }
-  found->second->stop("detached");
-  streams_.erase(found);
+  remove_stream(found, "detached");
   return ok_reply(request.id).add("stream", request.stream).str();
 }
 
@@ -290,6 +289,13 @@ void stream_registry::expire_snapshots(clock::time_point now) {
     module_logger("control")->info("{}: released the exported snapshot (held too long)", entry.first);
     return true;
   });
+}
+
+void stream_registry::remove_stream(std::map<std::string, std::unique_ptr<stream>>::iterator found,
+                                    const std::string& reason) {
+  found->second->stop(reason);
+  reported_[found->first] = found->second->flushed();
+  streams_.erase(found);
 }
 
 void stream_registry::stop_all(const std::string& reason) {

@@ -59,6 +59,8 @@ class stream_registry {
   void finish_creates(const zmq_pollitem_t* results);
   void expire_snapshots(clock::time_point now);
   std::optional<lsn> committed_position(const stream_name& name);
+  void remove_stream(std::map<std::string, std::unique_ptr<stream>>::iterator found,
+                     const std::string& reason);
   PGconn* sql();
   void forget_broken_sql();
 
@@ -68,6 +70,10 @@ class stream_registry {
   epoch_clock epochs_;
   pg_conn sql_;
   std::map<std::string, std::unique_ptr<stream>> streams_;
+  // The flush position each stream last reported, kept across detach and re-attach:
+  // after a PostgreSQL crash the slot's confirmed_flush_lsn rewinds to its last
+  // checkpoint, and starting from here instead spares the consumer those duplicates.
+  std::map<std::string, lsn> reported_;
 
   // An exported snapshot lives while the connection that created the slot stays idle.
   struct snapshot_holder {

@@ -11,8 +11,11 @@ root=$PWD
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDELTASTREAM_WERROR=ON \
   -DDELTASTREAM_SANITIZE=ON >/dev/null
 cmake --build build-asan -j2 --target unit_tests
+CXX=clang++ cmake -S . -B build-fuzz -DDELTASTREAM_FUZZ=ON >/dev/null
+cmake --build build-fuzz -j2
 cmake -S . -B build -DDELTASTREAM_WERROR=ON \
-  -DDELTASTREAM_ASAN_UNIT_TESTS="$root/build-asan/tests/unit_tests" >/dev/null
+  -DDELTASTREAM_ASAN_UNIT_TESTS="$root/build-asan/tests/unit_tests" \
+  -DDELTASTREAM_FUZZ_DIR="$root/build-fuzz" >/dev/null
 cmake --build build -j2
 
 cluster=$(mktemp -d /tmp/deltastream-test.XXXXXX)

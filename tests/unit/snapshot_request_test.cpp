@@ -27,8 +27,9 @@ TEST_CASE("pgdeltastream's snapshot request parses") {
 }
 
 TEST_CASE("keys match case-insensitively, order_by is optional, unknown keys are ignored") {
-  const auto& request = std::get<snapshot_request>(parse_snapshot_request(
-      R"({"Table":"t","OFFSET":0,"Limit":0,"extra":[1],"Order_By":{"Column":"c","order":"asc"}})", 10));
+  const auto parsed = parse_snapshot_request(
+      R"({"Table":"t","OFFSET":0,"Limit":0,"extra":[1],"Order_By":{"Column":"c","order":"asc"}})", 10);
+  const auto& request = std::get<snapshot_request>(parsed);
   CHECK(request.table == "t");
   CHECK(request.order_by->direction == sort_direction::ascending);
   CHECK_FALSE(std::get<snapshot_request>(parse_snapshot_request(R"({"table":"t","offset":0,"limit":1})", 10)).order_by);
