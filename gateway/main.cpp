@@ -1,4 +1,6 @@
 // deltastream-gateway: pgdeltastream's HTTP/WebSocket API in front of deltastream-reader.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <iostream>
 
@@ -11,6 +13,12 @@ int main(int argc, char** argv) {
   try {
     const auto options = deltastream::gateway::parse_gateway_options(argc, argv);
     deltastream::setup_logging(options.log_level);
+    // Every client is a file descriptor: take the hard limit, not the usual soft 1024.
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &files);
+    }
     // Signals are taken by the io_context's signal_set; keep them away from the other
     // threads (ZeroMQ's, the database pool) that start before it.
     sigset_t stop_signals;

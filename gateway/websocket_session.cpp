@@ -174,8 +174,12 @@ void websocket_session::deliver(std::shared_ptr<const std::string> payload, lsn 
 }
 
 void websocket_session::enqueue(std::shared_ptr<const std::string> payload) {
+  // The bound is on what waits behind the frame being written: one huge transaction
+  // may be in flight, and the next message is not a reason to give up on the client.
   const auto limit = context_.settings.max_queue_bytes;
-  if (!queue_.empty() && queued_bytes_ + payload->size() > limit) {
+  const std::size_t in_flight = writing_ && !queue_.empty() ? queue_.front()->size() : 0;
+  const std::size_t waiting = queued_bytes_ - in_flight;
+  if (waiting > 0 && waiting + payload->size() > limit) {
     end(close_code::policy, "client too slow: over " + std::to_string(limit >> 10) +
                                 " KiB waiting; reconnect to resume after your last ACK");
     return;
@@ -218,6 +222,9 @@ void websocket_session::end(close_code code, std::string reason) {
   if (ended_) return;
   ended_ = true;
   leave_hub();
+  module_logger("websocket")->info("{}: closing the {} ({}): {}", stream_,
+                                   role_ == role::consumer ? "consumer" : "observer",
+                                   static_cast<int>(code), reason);
   close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code),
                                           fit_close_reason(std::move(reason)));
   if (!accepted_) return;  // on_attached or on_accept finishes the job

@@ -1,0 +1,167 @@
+"""Slow clients, back pressure, crowds and a huge transaction: memory stays bounded,
+nothing is lost, and whoever falls behind is told why."""
+
+import asyncio
+import json
+import resource
+import socket
+import time
+import unittest
+
+import websockets
+
+from harness import (DATA, HEARTBEAT, Control, Gateway, Reader, Subscriber, connect, sql,
+                     wait_until)
+
+
+def peak_rss_mb(process):
+    """The peak resident set (VmHWM) of a child process, in MiB."""
+    with open(f"/proc/{process.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def insert_rows(table, count, batch, pad):
+    conn = connect()
+    with conn.cursor() as cur:
+        for start in range(0, count, batch):
+            cur.execute(f"INSERT INTO {table} SELECT g, repeat('x', %s) "
+                        "FROM generate_series(%s, %s) g", (pad, start, min(start + batch, count) - 1))
+    conn.close()
+
+
+def new_table(name):
+    sql(f"DROP TABLE IF EXISTS {name}")
+    sql(f"CREATE TABLE {name} (id int PRIMARY KEY, pad text)")
+    return name
+
+
+def drop_our_slots():
+    sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+        "WHERE starts_with(slot_name, 'delta_') AND NOT active")
+
+
+class ReaderBackPressureTest(unittest.TestCase):
+    def test_a_full_subscriber_stops_the_reader_and_nothing_is_dropped(self):
+        table = new_table("pressure_rows")
+        reader = Reader("--high-water-mark", "20")
+        try:
+            with Control(reader.control) as control:
+                stream = control.ok("create")["stream"]
+                sub = Subscriber(reader.publish, stream)
+                sub.socket.setsockopt(__import__("zmq").RCVHWM, 20)
+                attached = control.ok("attach", stream=stream)
+                sub.wait_for(lambda f: f["kind"] == HEARTBEAT and f["epoch"] == attached["epoch"])
+                # 2000 transactions of 10 kB while the subscriber reads nothing: far more
+                # than the high-water marks and socket buffers hold.
+                insert_rows(table, 2000, 1, 10_000)
+                end = sql("SELECT pg_current_wal_lsn()::text")[0][0]
+                time.sleep(2)
+                listed = {s["stream"]: s for s in control.ok("list")["streams"]}[stream]
+                self.assertLess(_lsn(listed["delivered_lsn"]), _lsn(end),
+                                "the reader read on although nobody could take its messages")
+                frames = []
+                while sum(len(json.loads(f["payload"])["change"]) for f in frames) < 2000:
+                    frames += sub.data(1)
+                self.assertEqual([f["seq"] for f in frames], list(range(1, len(frames) + 1)))
+                ids = [c["columnvalues"][0] for f in frames for c in json.loads(f["payload"])["change"]]
+                self.assertEqual(ids, list(range(2000)))
+                print(f"\n  reader peak RSS with a blocked subscriber: {peak_rss_mb(reader.process):.1f} MiB")
+                sub.close()
+                control.ok("drop", stream=stream)
+        finally:
+            reader.close()
+
+
+def _lsn(text):
+    high, low = text.split("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
+class GatewayPressureTest(unittest.IsolatedAsyncioTestCase):
+    def setUp(self):
+        self.reader = Reader()
+        self.gateway = Gateway(self.reader, "--max-queue-bytes", str(1 << 20))
+
+    def tearDown(self):
+        self.gateway.close()
+        self.reader.close()
+        drop_our_slots()
+
+    async def test_a_client_that_reads_nothing_is_closed_and_does_not_slow_others(self):
+        table = new_table("slow_rows")
+        slot = self.gateway.init()
+        base = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
+        # max_queue=1 and a small read limit: this client stops reading at once, so the
+        # gateway's queue for it fills (websockets' flow control stops the socket).
+        slow = await websockets.connect(base, max_queue=1, read_limit=1 << 12, max_size=None)
+        async with websockets.connect(base + "&mode=observe", max_size=None) as fast:
+            await asyncio.sleep(0.3)
+            writer = asyncio.get_running_loop().run_in_executor(None, insert_rows, table, 20_000, 100, 1000)
+            seen = 0
+            while seen < 20_000:
+                message = json.loads(await asyncio.wait_for(fast.recv(), 60))
+                seen += sum(1 for c in message["change"] if c["table"] == table)
+            await writer
+        self.assertEqual(seen, 20_000)
+        wait_until(lambda: "client too slow" in self.gateway.output(), what="the slow client to be closed")
+        with self.assertRaises(websockets.ConnectionClosed):
+            while True:
+                await asyncio.wait_for(slow.recv(), 30)
+        rss = peak_rss_mb(self.gateway.process)
+        print(f"\n  gateway peak RSS, 20k rows (20 MB) to one stalled and one live client: {rss:.1f} MiB")
+        self.assertLess(rss, 200)
+
+    async def test_a_thousand_idle_connections_do_not_stop_service(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+        idle = [socket.create_connection(("127.0.0.1", self.gateway.port)) for _ in range(1000)]
+        try:
+            status, body = self.gateway.http("GET", "/healthz")
+            self.assertEqual((status, body), (200, {"status": "ok"}))
+            table = new_table("crowd_rows")
+            slot = self.gateway.init()
+            async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}") as ws:
+                sql(f"INSERT INTO {table} VALUES (1, 'still here')")
+                message = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                self.assertEqual(message["change"][0]["columnvalues"][0], 1)
+        finally:
+            for s in idle:
+                s.close()
+
+
+class HugeTransactionTest(unittest.IsolatedAsyncioTestCase):
+    def setUp(self):
+        self.reader = Reader()
+        self.gateway = Gateway(self.reader)  # default limits
+
+    def tearDown(self):
+        self.gateway.close()
+        self.reader.close()
+        drop_our_slots()
+
+    async def test_a_million_row_transaction_flows_through(self):
+        table = new_table("huge_rows")
+        slot = self.gateway.init()
+        async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}",
+                                      max_size=None) as ws:
+            started = time.monotonic()
+            sql(f"INSERT INTO {table} SELECT g, 'r' FROM generate_series(1, 1000000) g")
+            sql(f"INSERT INTO {table} VALUES (0, 'after')")
+            text = await asyncio.wait_for(ws.recv(), 300)
+            elapsed = time.monotonic() - started
+            message = json.loads(text)
+            self.assertEqual(len(message["change"]), 1_000_000)
+            self.assertEqual(message["change"][-1]["columnvalues"][0], 1_000_000)
+            after = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            self.assertEqual(after["change"][0]["columnvalues"][0], 0)
+            await ws.send(json.dumps({"lsn": after["nextlsn"]}))
+        print(f"\n  1,000,000-row transaction: one message of {len(text) / 1e6:.0f} MB in "
+              f"{elapsed:.1f} s; peak RSS reader {peak_rss_mb(self.reader.process):.0f} MiB, "
+              f"gateway {peak_rss_mb(self.gateway.process):.0f} MiB")
+
+
+if __name__ == "__main__":
+    unittest.main()
