@@ -3,6 +3,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include <boost/asio/post.hpp>
 #include <zmq_addon.hpp>
 
@@ -46,8 +48,18 @@ void reader_link::run() {
   auto log = module_logger("link");
   zmq::socket_t dealer(context_, zmq::socket_type::dealer);
   zmq::socket_t sub(context_, zmq::socket_type::sub);
-  dealer.set(zmq::sockopt::linger, 0);
-  sub.set(zmq::sockopt::linger, 0);
+  for (auto* socket : {&dealer, &sub}) {
+    socket->set(zmq::sockopt::linger, 0);
+    // ZeroMQ reconnects by itself when the reader goes away; back off up to 5 s.
+    socket->set(zmq::sockopt::reconnect_ivl, 100);
+    socket->set(zmq::sockopt::reconnect_ivl_max, 5000);
+  }
+  // Connection events of the control socket, so that the log says when the reader
+  // went away and when it came back.
+  zmq_socket_monitor(dealer.handle(), "inproc://deltastream-link-monitor",
+                     ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
+  zmq::socket_t monitor(context_, zmq::socket_type::pair);
+  monitor.connect("inproc://deltastream-link-monitor");
   // Every stream: a consumer's first frames must not race its subscription.
   sub.set(zmq::sockopt::subscribe, "");
   dealer.connect(settings_.control_endpoint);
@@ -60,10 +72,11 @@ void reader_link::run() {
         {dealer.handle(), 0, ZMQ_POLLIN, 0},
         {sub.handle(), 0, static_cast<short>(sub_open ? ZMQ_POLLIN : 0), 0},
         {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+        {monitor.handle(), 0, ZMQ_POLLIN, 0},
     };
     // While the I/O thread is behind, look again soon instead of reading more.
     const long timeout = sub_open ? 200 : 5;
-    if (zmq_poll(items, 3, timeout) < 0) {
+    if (zmq_poll(items, 4, timeout) < 0) {
       if (errno == EINTR) continue;
       log->error("zmq_poll: {}", zmq_strerror(errno));
       break;
@@ -75,7 +88,26 @@ void reader_link::run() {
     send_queued(dealer);
     if (items[0].revents & ZMQ_POLLIN) receive_replies(dealer);
     if (items[1].revents & ZMQ_POLLIN) receive_frames(sub);
+    if (items[3].revents & ZMQ_POLLIN) log_connection_event(monitor);
     expire_calls();
+  }
+  zmq_socket_monitor(dealer.handle(), nullptr, 0);
+}
+
+void reader_link::log_connection_event(zmq::socket_t& monitor) {
+  // A monitor event is two frames: u16 event, u32 value; then the endpoint.
+  std::vector<zmq::message_t> parts;
+  if (!zmq::recv_multipart(monitor, std::back_inserter(parts), zmq::recv_flags::dontwait) ||
+      parts.size() != 2 || parts[0].size() < 2) {
+    return;
+  }
+  std::uint16_t event;
+  std::memcpy(&event, parts[0].data(), sizeof event);
+  auto log = module_logger("link");
+  if (event == ZMQ_EVENT_CONNECTED) {
+    log->info("connected to the reader at {}", parts[1].to_string_view());
+  } else if (event == ZMQ_EVENT_DISCONNECTED) {
+    log->warn("lost the reader at {}; reconnecting (backoff up to 5 s)", parts[1].to_string_view());
   }
 }
 

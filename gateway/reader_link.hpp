@@ -57,6 +57,7 @@ class reader_link {
   void receive_replies(zmq::socket_t& dealer);
   void receive_frames(zmq::socket_t& sub);
   void expire_calls();
+  void log_connection_event(zmq::socket_t& monitor);
 
   net::io_context& io_;
   zmq::context_t& context_;

@@ -106,6 +106,9 @@ std::shared_ptr<snapshot_store::held_snapshot> snapshot_store::find(const std::s
 snapshot_store::page snapshot_store::read_page(const std::string& stream,
                                                const snapshot_request& request) {
   auto held = find(stream);
+  if (!held && !request.slot_name.empty() && !slot_exists(request.slot_name)) {
+    return error_page(404, "unknown slot \"" + request.slot_name + "\"");
+  }
   if (!held) {
     return error_page(503, "snapshot not available: call /init to initialize a new slot and "
                            "snapshot (a snapshot is released after " +
@@ -135,6 +138,14 @@ snapshot_store::page snapshot_store::read_page(const std::string& stream,
     module_logger("snapshot")->warn("{}: {}", stream, error.what());
     return error_page(500, std::string("unable to get snapshot data: ") + error.what());
   }
+}
+
+bool snapshot_store::slot_exists(const std::string& name) {
+  // Only on the error path: a short-lived connection is cheaper than keeping one.
+  auto conn = pg_connect(conninfo_, connection_kind::sql);
+  auto result = pg_exec(conn.get(), "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+                        {name});
+  return PQntuples(result.get()) > 0;
 }
 
 snapshot_store::page snapshot_store::run_query(PGconn* conn, const snapshot_request& request) {

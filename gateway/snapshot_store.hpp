@@ -40,6 +40,7 @@ class snapshot_store {
     std::chrono::steady_clock::time_point last_used;
   };
   std::shared_ptr<held_snapshot> find(const std::string& stream);
+  bool slot_exists(const std::string& name);
   page run_query(PGconn* conn, const snapshot_request& request);
 
   const std::string conninfo_;

@@ -16,6 +16,7 @@ namespace deltastream::gateway {
 enum class close_code : std::uint16_t {
   going_away = 1001,      // the gateway is shutting down
   policy = 1008,          // too slow (send queue over its limit), or taken over
+  too_big = 1009,         // a client message over --max-frame-bytes
   internal_error = 1011,  // a gap between reader and gateway: changes were lost in transit
   restarting = 1012,      // the reader restarted the stream: resume from your last ACK
 };

@@ -74,6 +74,9 @@ void websocket_session::on_attached(const proto::control_reply& reply) {
                   unknown ? "unknown slot \"" + stream_ + "\"" : reply.error);
   }
   if (role_ == role::consumer) {
+    // What is already committed counts as delivered: a client that re-sends its last
+    // ACK after reconnecting is right, not beyond anything.
+    delivered_ = std::max(delivered_, reply.start_lsn);
     context_.hub.consumer_attached(stream_, this, reply.epoch, reply.seq);
   } else {
     context_.hub.add_observer(stream_, this);
@@ -83,7 +86,9 @@ void websocket_session::on_attached(const proto::control_reply& reply) {
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
     response.set(http::field::server, "deltastream");
   }));
-  ws_.read_message_max(context_.settings.max_frame_bytes);
+  // No limit in Beast: it would close an oversize message with 1009 and no reason;
+  // read_next() reads in pieces and enforces --max-frame-bytes itself.
+  ws_.read_message_max(0);
   ws_.async_accept(request_, beast::bind_front_handler(&websocket_session::on_accept,
                                                        shared_from_this()));
 }
@@ -118,8 +123,8 @@ void websocket_session::on_accept(beast::error_code error) {
 }
 
 void websocket_session::read_next() {
-  ws_.async_read(read_buffer_,
-                 beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+  ws_.async_read_some(read_buffer_, read_piece_bytes,
+                      beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
 }
 
 void websocket_session::on_read(beast::error_code error, std::size_t) {
@@ -129,6 +134,13 @@ void websocket_session::on_read(beast::error_code error, std::size_t) {
     close_deadline_.cancel();
     return;
   }
+  const auto limit = context_.settings.max_frame_bytes;
+  if (read_buffer_.size() > limit) {
+    // Stop reading: Beast's close handshake reads (and discards) the rest.
+    return end(close_code::too_big, "message over the limit of " + std::to_string(limit) +
+                                        " bytes; an ACK is {\"lsn\":\"X/Y\"}");
+  }
+  if (!ws_.is_message_done()) return read_next();
   const std::string text = beast::buffers_to_string(read_buffer_.data());
   read_buffer_.consume(read_buffer_.size());
   if (!ws_.got_text()) {

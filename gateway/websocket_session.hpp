@@ -48,6 +48,10 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   void close_now();
   void leave_hub();
 
+  // Client messages are read this much at a time, so that the size limit is checked
+  // before a message is whole in memory.
+  static constexpr std::size_t read_piece_bytes = 16 << 10;
+
   websocket::stream<beast::tcp_stream> ws_;
   gateway_context& context_;
   beast::http::request<beast::http::string_body> request_;

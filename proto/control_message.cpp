@@ -142,6 +142,9 @@ control_reply decode_control_reply(std::string_view json) {
   if (!object["error"].get_string().get(text)) reply.error = std::string(text);
   if (!object["stream"].get_string().get(text)) reply.stream = std::string(text);
   if (!object["snapshot"].get_string().get(text)) reply.snapshot = std::string(text);
+  if (!object["start_lsn"].get_string().get(text)) {
+    if (const auto position = lsn::parse(text)) reply.start_lsn = *position;
+  }
   std::uint64_t number = 0;
   if (!object["epoch"].get_uint64().get(number)) reply.epoch = number;
   if (!object["seq"].get_uint64().get(number)) reply.seq = number;

@@ -47,6 +47,7 @@ struct control_reply {
   std::string snapshot;
   std::uint64_t epoch = 0;
   std::uint64_t seq = 0;
+  lsn start_lsn;  // attach: the position the stream resumes after (already committed)
 };
 // Never throws: a malformed reply comes back as ok=false with the reason.
 control_reply decode_control_reply(std::string_view json);

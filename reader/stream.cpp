@@ -105,7 +105,6 @@ void stream::read_messages() {
 
 void stream::handle_xlog_data(const xlog_data& message) {
   received_ = std::max({received_, message.data_start, message.wal_end});
-  wal_end_ = std::max(wal_end_, message.wal_end);
   const auto next = wal2json_next_lsn(message.payload);
   if (!next) {
     throw protocol_error("wal2json message at " + message.data_start.to_string() +
@@ -114,18 +113,25 @@ void stream::handle_xlog_data(const xlog_data& message) {
   // Transactions without row changes (DDL, autovacuum) carry nothing to deliver; were
   // they sent, a consumer that does not ACK them would pin the slot (wal2json#104).
   // Once everything before them is acknowledged, the idle flush position passes them.
-  if (wal2json_is_empty(message.payload)) return;
+  if (wal2json_is_empty(message.payload)) {
+    wal_end_ = std::max(wal_end_, message.wal_end);
+    return;
+  }
   proto::frame_header header{proto::frame_kind::data, epoch_, ++seq_, *next, message.data_start};
   if (sink_.publish(name_.str(), header, message.payload)) {
     delivered_ = std::max(delivered_, *next);
+    wal_end_ = std::max(wal_end_, message.wal_end);
   } else {
-    pending_ = pending_message{header, std::string(message.payload)};
+    // Not yet published: wal_end_ stays behind it, or the idle flush position could
+    // confirm it to PostgreSQL if the connection is lost before it goes out.
+    pending_ = pending_message{header, std::string(message.payload), message.wal_end};
   }
 }
 
 bool stream::flush_pending() {
   if (!sink_.publish(name_.str(), pending_->header, pending_->payload)) return false;
   delivered_ = std::max(delivered_, pending_->header.position);
+  wal_end_ = std::max(wal_end_, pending_->wal_end);
   pending_.reset();
   return true;
 }

@@ -84,7 +84,8 @@ class stream {
   lsn flushed_;    // the flush position reported: acked_, or the WAL end when idle
   lsn delivered_;  // highest position published: acks beyond it are refused
   lsn received_;   // highest WAL position received; sent as write position
-  lsn wal_end_;    // server's WAL end from the last keepalive or XLogData
+  lsn wal_end_;    // server's WAL end from the last keepalive, or from the last XLogData
+                   // that is published (a message still pending must not be passed)
   bool status_due_ = false;
   bool wants_write_ = false;
   bool gone_ = false;
@@ -93,6 +94,7 @@ class stream {
   struct pending_message {
     proto::frame_header header;
     std::string payload;
+    lsn wal_end;  // becomes wal_end_ once published, not before
   };
   std::optional<pending_message> pending_;  // published when the subscribers have room
 

@@ -44,26 +44,38 @@ std::optional<std::string> stream_registry::handle(const proto::control_request&
     return error_reply(request.id, "invalid stream name \"" + request.stream +
                                        "\": expected delta_ followed by 1-57 of [a-z0-9_]");
   }
-  try {
-    switch (request.op) {
-      case proto::control_op::create: {
-        auto reply = create(request, ticket);
-        if (reply.empty()) return std::nullopt;
-        return reply;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return dispatch(request, ticket);
+    } catch (const pg_error& error) {
+      // The SQL connection had died since its last use (PostgreSQL restarted): one
+      // retry on a new connection, so that the first request after a restart works.
+      if (forget_broken_sql() && attempt == 0 && request.op != proto::control_op::create) {
+        module_logger("control")->info("SQL connection lost ({}); reconnecting", error.what());
+        continue;
       }
-      case proto::control_op::drop: return drop(request);
-      case proto::control_op::list: return list(request);
-      case proto::control_op::attach: return attach(request);
-      case proto::control_op::detach: return detach(request);
-      case proto::control_op::ack: return ack(request);
-      case proto::control_op::release: return release(request);
-      case proto::control_op::status: return status(request);
+      module_logger("control")->warn("{} {}: {}", proto::to_string(request.op), request.stream,
+                                     error.what());
+      return error_reply(request.id, error.what());
     }
-  } catch (const pg_error& error) {
-    forget_broken_sql();
-    module_logger("control")->warn("{} {}: {}", proto::to_string(request.op), request.stream,
-                                   error.what());
-    return error_reply(request.id, error.what());
+  }
+}
+
+std::optional<std::string> stream_registry::dispatch(const proto::control_request& request,
+                                                     std::uint64_t ticket) {
+  switch (request.op) {
+    case proto::control_op::create: {
+      auto reply = create(request, ticket);
+      if (reply.empty()) return std::nullopt;
+      return reply;
+    }
+    case proto::control_op::drop: return drop(request);
+    case proto::control_op::list: return list(request);
+    case proto::control_op::attach: return attach(request);
+    case proto::control_op::detach: return detach(request);
+    case proto::control_op::ack: return ack(request);
+    case proto::control_op::release: return release(request);
+    case proto::control_op::status: return status(request);
   }
   return error_reply(request.id, "unhandled op");
 }
@@ -317,8 +329,10 @@ PGconn* stream_registry::sql() {
   return sql_.get();
 }
 
-void stream_registry::forget_broken_sql() {
-  if (sql_ && PQstatus(sql_.get()) != CONNECTION_OK) sql_.reset();
+bool stream_registry::forget_broken_sql() {
+  if (!sql_ || PQstatus(sql_.get()) == CONNECTION_OK) return false;
+  sql_.reset();
+  return true;
 }
 
 }  // namespace deltastream::reader

@@ -47,6 +47,7 @@ class stream_registry {
   void stop_all(const std::string& reason);
 
  private:
+  std::optional<std::string> dispatch(const proto::control_request& request, std::uint64_t ticket);
   std::string create(const proto::control_request& request, std::uint64_t ticket);
   std::string drop(const proto::control_request& request);
   std::string list(const proto::control_request& request);
@@ -62,7 +63,8 @@ class stream_registry {
   void remove_stream(std::map<std::string, std::unique_ptr<stream>>::iterator found,
                      const std::string& reason);
   PGconn* sql();
-  void forget_broken_sql();
+  // Drops the SQL connection if it is broken; true if it was.
+  bool forget_broken_sql();
 
   const registry_settings& settings_;
   message_sink& sink_;

@@ -189,6 +189,18 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
             with self.assertRaises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 10)
             self.assertEqual(closed.exception.code, 1009)
+            self.assertIn("over the limit of 65536 bytes", closed.exception.reason)
+        # One message in many small frames is the same message: the limit still holds.
+        async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}",
+                                      max_size=None) as ws:
+            await ws.send(iter(["y" * 1000] * 100))
+            with self.assertRaises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            self.assertEqual(closed.exception.code, 1009)
+        # Under the limit, a message in fragments is read whole: an ACK error frame.
+        async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}") as ws:
+            await ws.send(iter(['{"lsn":', '"zz"}']))
+            self.assertIn("error", json.loads(await asyncio.wait_for(ws.recv(), 10)))
 
     async def test_sigterm_closes_websockets_with_1001_and_exits_zero(self):
         slot = self.gateway.init()
@@ -239,7 +251,7 @@ class GatewayErrorsTest(unittest.TestCase):
             ({**good, "offset": "0"}, 400, "non-negative"),
             ({**good, "limit": 10**9}, 400, "at most"),
             ({**good, "table": "no_such_table"}, 404, "unknown table"),
-            ({**good, "slotName": "delta_nosuchslot"}, 503, "snapshot not available"),
+            ({**good, "slotName": "delta_nosuchslot"}, 404, "unknown slot"),
             ({**good, "order_by": {"column": "nope", "order": "asc"}}, 400, "unknown column"),
             ({**good, "order_by": {"column": "id", "order": "sideways"}}, 400, "'ASC' or 'DESC'"),
             # Injection attempts: refused by name resolution, never executed.
