@@ -11,18 +11,27 @@ if [ "$(id -u)" -eq 0 ]; then as_owner=(runuser -u postgres --); fi
 
 pg_ctl() { "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" "$@"; }
 
+fragment="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/postgresql.conf.d/deltastream.conf"
+
 # The settings deltastream needs, rewritten at every start so that a cluster made by an
-# older version of this script gets them too.
+# older version of this script gets them too: deploy/postgresql.conf.d/deltastream.conf
+# (copied, not included: as root the server runs as postgres, which may not be able to
+# read the checkout), then this cluster's own lines, which win over the fragment's.
 write_settings() {
   local port=$1
-  cat >"$dir/data/deltastream.conf" <<CONF
+  {
+    cat "$fragment"
+    cat <<CONF
+
+# deploy/local-postgres.sh: this cluster's address, and room for the test suite's
+# streams (the limits this script has always set).
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
-wal_level = logical
 max_replication_slots = 40
 max_wal_senders = 40
 CONF
+  } >"$dir/data/deltastream.conf"
   # Newer PostgreSQL releases only allow listed output plugins. (grep reads everything:
   # with pipefail, grep -q would end the pipe early and fail it.)
   if "$bin/postgres" --describe-config 2>/dev/null | grep '^output_plugin_libraries' >/dev/null; then
