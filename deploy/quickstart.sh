@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deltastream on this machine in one command: installs what is missing, builds, starts a
 # local PostgreSQL set up for logical replication with wal2json (unless DELTASTREAM_PG or
-# PGHOST names one), then the reader and the gateway. Ctrl-C stops them all.
+# one of PGHOST PGPORT PGUSER DBNAME names one), then the reader and the gateway. Ctrl-C
+# stops them all.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -21,7 +22,8 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-if [ -z "${DELTASTREAM_PG:-}" ] && [ -z "${PGHOST:-}" ]; then
+# Any of the connection variables means "use my server" (libpq fills in the rest).
+if [ -z "${DELTASTREAM_PG:-}${PGHOST:-}${PGPORT:-}${PGUSER:-}${DBNAME:-}" ]; then
   cluster="$root/.pgdata"
   # As root the server runs as the postgres user, which must be able to reach the
   # directory; a checkout under /root is not reachable, so use /var/tmp then.
