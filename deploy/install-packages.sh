@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages in deploy/packages.txt that are missing (as root, or
-# through sudo). Used by tests/run.sh, deploy/quickstart.sh and the Dockerfile.
+# Installs the Debian packages of a list that are missing (as root, or through sudo).
+# deploy/install-packages.sh [LIST]: LIST defaults to deploy/packages.txt, the one list
+# that tests/run.sh, deploy/quickstart.sh and the Dockerfile's build stage install; the
+# Dockerfile's runtime stage passes deploy/runtime-packages.txt.
 set -euo pipefail
-list="$(dirname "${BASH_SOURCE[0]}")/packages.txt"
+list=${1:-"$(dirname "${BASH_SOURCE[0]}")/packages.txt"}
 mapfile -t wanted < <(grep -v '^\s*#' "$list" | grep -v '^\s*$')
 missing=()
 for package in "${wanted[@]}"; do
