@@ -4,6 +4,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <random>
+
+#include <fmt/format.h>
+
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 
@@ -23,6 +27,11 @@ net::ip::tcp::endpoint resolve_listen_endpoint(net::io_context& io, const gatewa
   return results.begin()->endpoint();
 }
 
+std::string random_instance() {
+  std::random_device random;
+  return fmt::format("gw-{:08x}{:08x}", random(), random());
+}
+
 }  // namespace
 
 gateway::gateway(const gateway_options& options)
@@ -35,7 +44,7 @@ gateway::gateway(const gateway_options& options)
                    std::shared_ptr<const std::string> payload) {
               hub_.on_frame(stream, header, payload);
             }),
-      context_{options.server, io_, database_, link_, hub_, snapshots_, {}},
+      context_{options.server, io_, database_, link_, hub_, snapshots_, {}, random_instance(), 0},
       housekeeping_timer_(io_) {
   listener_ = std::make_shared<listener>(context_, resolve_listen_endpoint(io_, options.server));
 }

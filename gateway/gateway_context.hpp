@@ -39,6 +39,8 @@ struct gateway_context {
   stream_hub& hub;
   snapshot_store& snapshots;
   std::string last_init_stream;  // dropped by the next /v1/init, as pgdeltastream did
+  std::string instance;          // random per process: names this gateway's consumers
+  std::uint64_t consumers_started = 0;
 };
 
 }  // namespace deltastream::gateway

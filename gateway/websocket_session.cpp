@@ -20,7 +20,10 @@ std::string fit_close_reason(std::string reason) {
 }  // namespace
 
 websocket_session::websocket_session(tcp::socket&& socket, gateway_context& context)
-    : ws_(std::move(socket)), context_(context), close_deadline_(context.io) {}
+    : ws_(std::move(socket)),
+      context_(context),
+      close_deadline_(context.io),
+      lease_timer_(context.io) {}
 
 websocket_session::~websocket_session() { leave_hub(); }
 
@@ -39,9 +42,10 @@ void websocket_session::run(http::request<http::string_body> request) {
   } else if (!mode.empty() && mode != "consume") {
     return reject(http::status::bad_request, "mode must be \"consume\" (the default) or \"observe\"");
   }
-  const auto takeover = target->param("takeover");
+  const auto takeover_param = target->param("takeover");
+  const bool takeover = takeover_param == "true" || takeover_param == "1";
   if (role_ == role::consumer) {
-    if (context_.hub.has_consumer(stream_) && takeover != "true" && takeover != "1") {
+    if (context_.hub.has_consumer(stream_) && !takeover) {
       return reject(http::status::conflict,
                     "slot \"" + stream_ + "\" already has a consumer; add &takeover=true to "
                     "replace it, or &mode=observe to watch");
@@ -50,12 +54,20 @@ void websocket_session::run(http::request<http::string_body> request) {
     in_hub_ = true;
   }
   // A consumer restarts the stream from its committed position in a new epoch, so that
-  // it sees every change since its last ACK; an observer joins whatever is live.
-  proto::control_request attach;
-  attach.op = proto::control_op::attach;
-  attach.stream = stream_;
-  attach.restart = role_ == role::consumer;
-  context_.link.call(attach, [self = shared_from_this()](const proto::control_reply& reply) {
+  // it sees every change since its last ACK; an observer joins whatever is live. The
+  // reader keeps one consumer per stream across gateways (a lease this session renews).
+  attach_.op = proto::control_op::attach;
+  attach_.stream = stream_;
+  if (role_ == role::consumer) {
+    attach_.restart = true;
+    attach_.consumer = context_.instance + "-" + std::to_string(++context_.consumers_started);
+    attach_.takeover = takeover;
+  }
+  send_attach();
+}
+
+void websocket_session::send_attach() {
+  context_.link.call(attach_, [self = shared_from_this()](const proto::control_reply& reply) {
     self->on_attached(reply);
   });
 }
@@ -66,6 +78,22 @@ void websocket_session::on_attached(const proto::control_reply& reply) {
                                               ? std::string("taken over by a new consumer")
                                               : std::string(close_reason_.reason.data(),
                                                             close_reason_.reason.size()));
+  }
+  if (!reply.ok && reply.conflict && reply.retry_after_ms && !retried_attach_) {
+    // Another consumer holds the stream, through another gateway, which may just have
+    // died: wait once for its lease to run out before answering 409.
+    retried_attach_ = true;
+    lease_timer_.expires_after(std::chrono::milliseconds(*reply.retry_after_ms + 100));
+    lease_timer_.async_wait([self = shared_from_this()](beast::error_code error) {
+      if (!error && !self->ended_) self->send_attach();
+    });
+    return;
+  }
+  if (!reply.ok && reply.conflict) {
+    leave_hub();
+    return reject(http::status::conflict,
+                  reply.error + " on another gateway; add &takeover=true to replace it, or "
+                                "&mode=observe to watch");
   }
   if (!reply.ok) {
     leave_hub();
@@ -111,6 +139,7 @@ void websocket_session::on_accept(beast::error_code error) {
     return;
   }
   accepted_ = true;
+  if (role_ == role::consumer) renew_lease();
   module_logger("websocket")->info("{}: {} connected", stream_,
                                    role_ == role::consumer ? "consumer" : "observer");
   read_next();
@@ -120,6 +149,29 @@ void websocket_session::on_accept(beast::error_code error) {
   } else if (!queue_.empty()) {
     write_next();
   }
+}
+
+void websocket_session::renew_lease() {
+  std::weak_ptr<websocket_session> weak = shared_from_this();
+  lease_timer_.expires_after(lease_renewal_interval);
+  lease_timer_.async_wait([weak](beast::error_code error) {
+    auto self = weak.lock();
+    if (error || !self || self->ended_) return;
+    proto::control_request hold;
+    hold.op = proto::control_op::hold;
+    hold.stream = self->stream_;
+    hold.consumer = self->attach_.consumer;
+    self->context_.link.call(hold, [weak](const proto::control_reply& reply) {
+      auto self = weak.lock();
+      if (!self || self->ended_) return;
+      // Only a holder that lost its lease stops; a reader that cannot be reached is the
+      // liveness check's business.
+      if (!reply.ok && reply.error.find("taken over") != std::string::npos) {
+        return self->end(close_code::policy, "taken over by a consumer on another gateway");
+      }
+      self->renew_lease();
+    });
+  });
 }
 
 void websocket_session::read_next() {
@@ -264,6 +316,14 @@ void websocket_session::leave_hub() {
   if (!in_hub_) return;
   in_hub_ = false;
   context_.hub.remove(stream_, this);
+  if (role_ == role::consumer) {
+    // Free the stream at once for the next consumer, on any gateway.
+    proto::control_request unhold;
+    unhold.op = proto::control_op::unhold;
+    unhold.stream = stream_;
+    unhold.consumer = attach_.consumer;
+    context_.link.call(unhold, [](const proto::control_reply&) {});
+  }
 }
 
 }  // namespace deltastream::gateway

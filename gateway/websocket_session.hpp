@@ -35,7 +35,9 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   void end(close_code code, std::string reason) override;
 
  private:
+  void send_attach();
   void on_attached(const proto::control_reply& reply);
+  void renew_lease();
   void reject(beast::http::status status, const std::string& message);
   void on_accept(beast::error_code error);
   void read_next();
@@ -51,12 +53,17 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   // Client messages are read this much at a time, so that the size limit is checked
   // before a message is whole in memory.
   static constexpr std::size_t read_piece_bytes = 16 << 10;
+  // The reader's lease lasts 5 s (reader/consumer_leases.hpp): renew well within it.
+  static constexpr std::chrono::seconds lease_renewal_interval{1};
 
   websocket::stream<beast::tcp_stream> ws_;
   gateway_context& context_;
   beast::http::request<beast::http::string_body> request_;
   beast::flat_buffer read_buffer_;
   boost::asio::steady_timer close_deadline_;
+  boost::asio::steady_timer lease_timer_;  // renews the consumer lease; or retries attach
+  proto::control_request attach_;
+  bool retried_attach_ = false;
 
   std::string stream_;
   role role_ = role::consumer;

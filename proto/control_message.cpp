@@ -9,7 +9,7 @@ namespace deltastream::proto {
 
 namespace {
 
-constexpr std::array<std::pair<control_op, std::string_view>, 8> op_names = {{
+constexpr std::array<std::pair<control_op, std::string_view>, 10> op_names = {{
     {control_op::create, "create"},
     {control_op::drop, "drop"},
     {control_op::list, "list"},
@@ -18,12 +18,17 @@ constexpr std::array<std::pair<control_op, std::string_view>, 8> op_names = {{
     {control_op::ack, "ack"},
     {control_op::release, "release"},
     {control_op::status, "status"},
+    {control_op::hold, "hold"},
+    {control_op::unhold, "unhold"},
 }};
 
 bool needs_stream(control_op op) {
   return op == control_op::drop || op == control_op::attach || op == control_op::detach ||
-         op == control_op::ack || op == control_op::release;
+         op == control_op::ack || op == control_op::release || op == control_op::hold ||
+         op == control_op::unhold;
 }
+
+bool needs_consumer(control_op op) { return op == control_op::hold || op == control_op::unhold; }
 
 }  // namespace
 
@@ -98,6 +103,19 @@ decoded_request decode_control_request(std::string_view json) {
         return result;
       }
       request.restart = restart;
+    } else if (key == "consumer") {
+      if (field.value.get_string().get(text) || text.empty()) {
+        result.error = "\"consumer\" must be a non-empty string";
+        return result;
+      }
+      request.consumer = std::string(text);
+    } else if (key == "takeover") {
+      bool takeover = false;
+      if (field.value.get_bool().get(takeover)) {
+        result.error = "\"takeover\" must be a boolean";
+        return result;
+      }
+      request.takeover = takeover;
     }
     // Unknown keys are ignored so that newer clients can talk to older readers.
   }
@@ -107,6 +125,10 @@ decoded_request decode_control_request(std::string_view json) {
   }
   if (needs_stream(request.op) && request.stream.empty()) {
     result.error = "op \"" + std::string(to_string(request.op)) + "\" needs \"stream\"";
+    return result;
+  }
+  if (needs_consumer(request.op) && request.consumer.empty()) {
+    result.error = "op \"" + std::string(to_string(request.op)) + "\" needs \"consumer\"";
     return result;
   }
   if (request.op == control_op::ack && !request.ack_lsn) {
@@ -124,6 +146,8 @@ std::string encode_control_request(const control_request& request) {
   if (!request.stream.empty()) out.add("stream", request.stream);
   if (request.ack_lsn) out.add("lsn", request.ack_lsn->to_string());
   if (request.restart) out.add("restart", true);
+  if (!request.consumer.empty()) out.add("consumer", request.consumer);
+  if (request.takeover) out.add("takeover", true);
   return out.str();
 }
 
@@ -148,6 +172,9 @@ control_reply decode_control_reply(std::string_view json) {
   std::uint64_t number = 0;
   if (!object["epoch"].get_uint64().get(number)) reply.epoch = number;
   if (!object["seq"].get_uint64().get(number)) reply.seq = number;
+  if (!object["retry_after_ms"].get_uint64().get(number)) reply.retry_after_ms = number;
+  bool conflict = false;
+  if (!object["conflict"].get_bool().get(conflict)) reply.conflict = conflict;
   if (!reply.ok && reply.error.empty()) reply.error = "the reader refused the request";
   return reply;
 }

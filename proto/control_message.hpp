@@ -13,7 +13,7 @@ namespace deltastream::proto {
 // Control requests to the reader's ROUTER socket: one JSON object per request,
 // one JSON object per reply. See proto/PROTOCOL.md.
 
-enum class control_op { create, drop, list, attach, detach, ack, release, status };
+enum class control_op { create, drop, list, attach, detach, ack, release, status, hold, unhold };
 
 std::string_view to_string(control_op op);
 std::optional<control_op> parse_control_op(std::string_view text);
@@ -24,6 +24,10 @@ struct control_request {
   std::string stream;  // create (optional: generated when empty), drop, attach, detach, ack
   std::optional<lsn> ack_lsn;  // ack only
   bool restart = false;        // attach: start a new epoch even if already streaming
+  // attach, hold, unhold: who consumes the stream (at most one consumer per stream,
+  // across gateways); attach with takeover replaces the current one.
+  std::string consumer;
+  bool takeover = false;
 };
 
 // A decoded request, or the reason it was refused (and the id, if one could be read,
@@ -48,6 +52,8 @@ struct control_reply {
   std::uint64_t epoch = 0;
   std::uint64_t seq = 0;
   lsn start_lsn;  // attach: the position the stream resumes after (already committed)
+  bool conflict = false;  // attach: another consumer holds the stream
+  std::optional<std::uint64_t> retry_after_ms;  // ...but has gone silent: try again then
 };
 // Never throws: a malformed reply comes back as ok=false with the reason.
 control_reply decode_control_reply(std::string_view json);

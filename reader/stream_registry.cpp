@@ -27,7 +27,7 @@ constexpr const char* committed_sql =
     "WHERE slot_name = $1 AND database = current_database() AND plugin = 'wal2json'";
 constexpr const char* drop_sql =
     "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-    "WHERE slot_name = $1 AND database = current_database()";
+    "WHERE slot_name = $1 AND database = current_database() AND plugin = 'wal2json'";
 
 }  // namespace
 
@@ -76,6 +76,8 @@ std::optional<std::string> stream_registry::dispatch(const proto::control_reques
     case proto::control_op::ack: return ack(request);
     case proto::control_op::release: return release(request);
     case proto::control_op::status: return status(request);
+    case proto::control_op::hold: return hold(request);
+    case proto::control_op::unhold: return unhold(request);
   }
   return error_reply(request.id, "unhandled op");
 }
@@ -131,6 +133,7 @@ std::string stream_registry::drop(const proto::control_request& request) {
     was_ours = true;
   }
   reported_.erase(request.stream);
+  leases_.forget(request.stream);
   // Our walsender needs a moment to exit after we hang up; until then PostgreSQL calls
   // the slot active (55006). A slot active for someone else is refused at once.
   const auto give_up = clock::now() + std::chrono::seconds(5);
@@ -177,6 +180,19 @@ std::string stream_registry::list(const proto::control_request& request) {
 }
 
 std::string stream_registry::attach(const proto::control_request& request) {
+  if (!request.consumer.empty()) {
+    const auto refused = leases_.claim(request.stream, request.consumer, request.takeover, clock::now());
+    if (refused) {
+      return json_object()
+          .add("id", request.id)
+          .add("ok", false)
+          .add("conflict", true)
+          .add("error", "stream \"" + request.stream + "\" already has a consumer (" +
+                            refused->holder + ")")
+          .add("retry_after_ms", static_cast<std::uint64_t>(refused->retry_after.count()))
+          .str();
+    }
+  }
   auto found = streams_.find(request.stream);
   if (found != streams_.end() && !request.restart) {
     auto& current = *found->second;
@@ -212,6 +228,18 @@ std::string stream_registry::detach(const proto::control_request& request) {
     return error_reply(request.id, "stream \"" + request.stream + "\" is not attached");
   }
   remove_stream(found, "detached");
+  return ok_reply(request.id).add("stream", request.stream).str();
+}
+
+std::string stream_registry::hold(const proto::control_request& request) {
+  if (!leases_.renew(request.stream, request.consumer, clock::now())) {
+    return error_reply(request.id, "stream \"" + request.stream + "\" was taken over by another consumer");
+  }
+  return ok_reply(request.id).add("stream", request.stream).str();
+}
+
+std::string stream_registry::unhold(const proto::control_request& request) {
+  leases_.release(request.stream, request.consumer);
   return ok_reply(request.id).add("stream", request.stream).str();
 }
 

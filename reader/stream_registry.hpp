@@ -13,6 +13,7 @@
 
 #include "common/pg_connection.hpp"
 #include "proto/control_message.hpp"
+#include "reader/consumer_leases.hpp"
 #include "reader/stream.hpp"
 
 namespace deltastream::reader {
@@ -56,6 +57,8 @@ class stream_registry {
   std::string ack(const proto::control_request& request);
   std::string release(const proto::control_request& request);
   std::string status(const proto::control_request& request);
+  std::string hold(const proto::control_request& request);
+  std::string unhold(const proto::control_request& request);
 
   void finish_creates(const zmq_pollitem_t* results);
   void expire_snapshots(clock::time_point now);
@@ -76,6 +79,7 @@ class stream_registry {
   // after a PostgreSQL crash the slot's confirmed_flush_lsn rewinds to its last
   // checkpoint, and starting from here instead spares the consumer those duplicates.
   std::map<std::string, lsn> reported_;
+  consumer_leases leases_;
 
   // An exported snapshot lives while the connection that created the slot stays idle.
   struct snapshot_holder {

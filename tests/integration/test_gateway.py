@@ -147,6 +147,43 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
                 self.assertEqual(closed.exception.code, 1008)
                 self.assertIn("taken over", closed.exception.reason)
 
+    async def test_one_consumer_per_stream_across_gateways(self):
+        other = Gateway(self.reader)
+        self.gateways.append(other)
+        table = self.table("lease_rows")
+        slot = self.gateway.init()
+        here = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
+        there = f"{other.ws_url}/v1/lr/stream?slotName={slot}"
+        async with websockets.connect(here) as first:
+            with self.assertRaises(websockets.exceptions.InvalidStatusCode) as refused:
+                await websockets.connect(there)
+            self.assertEqual(refused.exception.status_code, 409)
+            async with websockets.connect(there + "&takeover=true") as second:
+                with self.assertRaises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(first.recv(), 10)
+                self.assertIn(closed.exception.code, (1008, 1012))
+                sql(f"INSERT INTO {table} VALUES (1, 'to the new consumer', null, 1)")
+                self.assertEqual([v for _, v, _ in await changes(second, table, 1)], [1])
+                # The first gateway's next consumer is refused while the second holds it.
+                with self.assertRaises(websockets.exceptions.InvalidStatusCode) as refused:
+                    await websockets.connect(here)
+                self.assertEqual(refused.exception.status_code, 409)
+        # A consumer that leaves frees the stream at once, on every gateway.
+        async with websockets.connect(here) as ws:
+            self.assertEqual([v for _, v, _ in await changes(ws, table, 1)], [1])
+
+        # A gateway that dies holding the consumer does not lock the stream out: the
+        # lease nobody renews runs out, and the next consumer waits for it, not 409.
+        ws = await websockets.connect(there)
+        other.process.kill()
+        other.process.wait()
+        with self.assertRaises(websockets.ConnectionClosed):
+            while True:  # the replay of row 1 may be waiting before the end
+                await asyncio.wait_for(ws.recv(), 10)
+        async with websockets.connect(here, open_timeout=20) as ws:
+            sql(f"INSERT INTO {table} VALUES (2, 'after the crash', null, 1)")
+            self.assertEqual([v for _, v, _ in await changes(ws, table, 2)], [1, 2])
+
     async def test_two_gateways_on_one_reader(self):
         other = Gateway(self.reader)
         self.gateways.append(other)

@@ -22,14 +22,19 @@ TEST_CASE("control requests round trip") {
   request.op = control_op::attach;
   request.stream = "delta_y";
   request.restart = true;
+  request.consumer = "gw-1-2";
+  request.takeover = true;
   const auto attach = decode_control_request(encode_control_request(request));
   REQUIRE(attach.request);
   CHECK(attach.request->restart);
+  CHECK(attach.request->consumer == "gw-1-2");
+  CHECK(attach.request->takeover);
 }
 
 TEST_CASE("every op name parses back") {
   for (auto op : {control_op::create, control_op::drop, control_op::list, control_op::attach,
-                  control_op::detach, control_op::ack, control_op::release, control_op::status}) {
+                  control_op::detach, control_op::ack, control_op::release, control_op::status,
+                  control_op::hold, control_op::unhold}) {
     CHECK(parse_control_op(to_string(op)) == op);
   }
 }
@@ -51,6 +56,9 @@ TEST_CASE("bad control requests are refused with a reason and keep the id") {
            {R"({"id":"1","op":"ack","stream":"delta_x","lsn":123})", "must be a string"},
            {R"({"id":"1","op":"attach"})", "needs \"stream\""},
            {R"({"id":"1","op":"attach","stream":"delta_x","restart":"yes"})", "boolean"},
+           {R"({"id":"1","op":"hold","stream":"delta_x"})", "needs \"consumer\""},
+           {R"({"id":"1","op":"hold","stream":"delta_x","consumer":""})", "non-empty"},
+           {R"({"id":"1","op":"attach","stream":"delta_x","takeover":1})", "boolean"},
        }) {
     CAPTURE(json);
     const auto decoded = decode_control_request(json);
@@ -58,6 +66,25 @@ TEST_CASE("bad control requests are refused with a reason and keep the id") {
     CHECK(decoded.error.find(error_part) != std::string::npos);
     if (std::string_view(json).find("\"id\":\"1\"") != std::string_view::npos) CHECK(decoded.id == "1");
   }
+}
+
+TEST_CASE("replies decode: attach position and consumer conflicts") {
+  const auto attached = decode_control_reply(
+      R"({"id":"3","ok":true,"stream":"delta_x","epoch":5,"seq":2,"start_lsn":"0/16B3748"})");
+  CHECK(attached.ok);
+  CHECK(attached.epoch == 5);
+  CHECK(attached.seq == 2);
+  CHECK(attached.start_lsn == lsn(0x16B3748));
+  CHECK_FALSE(attached.conflict);
+
+  const auto refused = decode_control_reply(
+      R"({"id":"4","ok":false,"conflict":true,"error":"taken","retry_after_ms":4200})");
+  CHECK_FALSE(refused.ok);
+  CHECK(refused.conflict);
+  CHECK(refused.retry_after_ms == 4200u);
+  CHECK(refused.error == "taken");
+
+  CHECK(decode_control_reply("nonsense").error.find("malformed") != std::string::npos);
 }
 
 TEST_CASE("replies carry id and ok") {
