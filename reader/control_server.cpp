@@ -8,8 +8,10 @@ namespace {
 constexpr std::size_t max_request_bytes = 64 * 1024;
 }
 
-control_server::control_server(zmq::context_t& context, const std::string& endpoint)
+control_server::control_server(zmq::context_t& context, const std::string& endpoint,
+                               const std::optional<curve_keypair>& curve)
     : socket_(context, zmq::socket_type::router) {
+  if (curve) make_curve_server(socket_, *curve);
   socket_.set(zmq::sockopt::linger, 0);
   // A vanished peer's replies are dropped instead of blocking the loop.
   socket_.set(zmq::sockopt::router_mandatory, 0);

@@ -8,6 +8,8 @@
 
 #include <zmq.hpp>
 
+#include "common/curve_keys.hpp"
+
 namespace deltastream::reader {
 
 // The control channel: a ROUTER socket. A request is [routing frames...][JSON body];
@@ -15,7 +17,9 @@ namespace deltastream::reader {
 // empty delimiter) and REQ clients both work. Replies may be sent later by ticket.
 class control_server {
  public:
-  control_server(zmq::context_t& context, const std::string& endpoint);
+  // With `curve`, a CURVE server (clients checked by the ZAP handler).
+  control_server(zmq::context_t& context, const std::string& endpoint,
+                 const std::optional<curve_keypair>& curve);
 
   struct request {
     std::uint64_t ticket;

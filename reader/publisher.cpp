@@ -2,8 +2,10 @@
 
 namespace deltastream::reader {
 
-publisher::publisher(zmq::context_t& context, const std::string& endpoint, int high_water_mark)
+publisher::publisher(zmq::context_t& context, const std::string& endpoint, int high_water_mark,
+                     const std::optional<curve_keypair>& curve)
     : socket_(context, zmq::socket_type::xpub) {
+  if (curve) make_curve_server(socket_, *curve);
   socket_.set(zmq::sockopt::sndhwm, high_water_mark);
   socket_.set(zmq::sockopt::xpub_nodrop, 1);
   socket_.set(zmq::sockopt::linger, 0);

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <zmq.hpp>
 
+#include "common/curve_keys.hpp"
 #include "proto/data_frame.hpp"
 
 namespace deltastream::reader {
@@ -24,7 +26,9 @@ class message_sink {
 // buffering without bound.
 class publisher final : public message_sink {
  public:
-  publisher(zmq::context_t& context, const std::string& endpoint, int high_water_mark);
+  // With `curve`, a CURVE server (clients checked by the ZAP handler).
+  publisher(zmq::context_t& context, const std::string& endpoint, int high_water_mark,
+            const std::optional<curve_keypair>& curve);
 
   bool publish(std::string_view stream, const proto::frame_header& header,
                std::string_view payload) override;

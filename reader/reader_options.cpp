@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/curve_options.hpp"
 #include "common/errors.hpp"
 #include "common/pg_settings.hpp"
 
@@ -54,6 +55,7 @@ reader_options parse_reader_options(int argc, char** argv) {
                  "trace, debug, info, warn, error, critical or off")
       ->envname("DELTASTREAM_LOG_LEVEL")
       ->capture_default_str();
+  add_curve_options(app, options.curve, curve_role::server);
 
   try {
     app.parse(argc, argv);
@@ -62,6 +64,7 @@ reader_options parse_reader_options(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     throw config_error(error.what());
   }
+  load_curve_settings(options.curve, curve_role::server);
   options.registry.streams.conninfo = resolve_conninfo(pg, pg_parts_from_environment());
   options.registry.streams.status_interval = std::chrono::seconds(status_seconds);
   options.registry.snapshot_hold = std::chrono::seconds(snapshot_hold_seconds);

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "common/curve_keys.hpp"
 #include "reader/stream_registry.hpp"
 
 namespace deltastream::reader {
@@ -12,6 +13,7 @@ struct reader_options {
   int high_water_mark = 10'000;  // messages per subscriber before back pressure
   std::string log_level = "info";
   registry_settings registry;
+  curve_settings curve;  // CURVE on the control and data sockets when it has a keypair
 };
 
 // Parses flags and environment (flags win). --help and --version print and exit 0;

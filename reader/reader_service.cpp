@@ -12,14 +12,22 @@ namespace deltastream::reader {
 
 reader_service::reader_service(zmq::context_t& context, const reader_options& options)
     : options_(options),
-      publisher_(context, options.publish_endpoint, options.high_water_mark),
-      control_(context, options.control_endpoint),
+      zap_(options.curve.enabled()
+               ? std::make_unique<zap_authenticator>(context, options.curve.authorized_keys)
+               : nullptr),
+      publisher_(context, options.publish_endpoint, options.high_water_mark, options.curve.keypair),
+      control_(context, options.control_endpoint, options.curve.keypair),
       registry_(options.registry, publisher_,
                 [this](std::uint64_t ticket, std::string reply) { control_.reply(ticket, reply); }) {}
 
 void reader_service::run(const std::atomic<bool>& stop) {
   auto log = module_logger("reader");
   log->info("control on {}, publishing on {}", control_.endpoint(), publisher_.endpoint());
+  for (const auto& endpoint : {control_.endpoint(), publisher_.endpoint()}) {
+    if (options_.curve.enabled() || is_local_endpoint(endpoint)) continue;
+    log->warn("{} is reachable from other machines without CURVE: the ZeroMQ hop is "
+              "unauthenticated and unencrypted (see --curve-secret-key)", endpoint);
+  }
   std::vector<zmq_pollitem_t> items;
   while (!stop.load()) {
     items.clear();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 
 #include <zmq.hpp>
 
@@ -8,6 +9,7 @@
 #include "reader/publisher.hpp"
 #include "reader/reader_options.hpp"
 #include "reader/stream_registry.hpp"
+#include "reader/zap_authenticator.hpp"
 
 namespace deltastream::reader {
 
@@ -26,6 +28,7 @@ class reader_service {
   void serve_control_requests();
 
   const reader_options& options_;
+  std::unique_ptr<zap_authenticator> zap_;  // with CURVE; outlives the sockets it checks
   publisher publisher_;
   control_server control_;
   stream_registry registry_;
