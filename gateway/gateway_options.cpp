@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/curve_options.hpp"
 #include "common/errors.hpp"
 #include "common/pg_settings.hpp"
 
@@ -97,6 +98,7 @@ gateway_options parse_gateway_options(int argc, char** argv) {
       ->envname("DELTASTREAM_READER_TIMEOUT_MS")
       ->check(CLI::Range(100, 600'000))
       ->capture_default_str();
+  add_curve_options(app, options.link.curve, curve_role::client);
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, critical or off")
       ->envname("DELTASTREAM_LOG_LEVEL")
       ->capture_default_str();
@@ -108,6 +110,7 @@ gateway_options parse_gateway_options(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     throw config_error(error.what());
   }
+  load_curve_settings(options.link.curve, curve_role::client);
   options.conninfo = resolve_conninfo(pg, parts);
   options.server.snapshot_idle_timeout = std::chrono::seconds(snapshot_idle_seconds);
   options.link.call_timeout = std::chrono::milliseconds(call_timeout_ms);

@@ -53,18 +53,28 @@ void reader_link::run() {
     // ZeroMQ reconnects by itself when the reader goes away; back off up to 5 s.
     socket->set(zmq::sockopt::reconnect_ivl, 100);
     socket->set(zmq::sockopt::reconnect_ivl_max, 5000);
+    if (settings_.curve.enabled()) {
+      make_curve_client(*socket, *settings_.curve.keypair, settings_.curve.server_key);
+    }
   }
   // Connection events of the control socket, so that the log says when the reader
   // went away and when it came back.
   zmq_socket_monitor(dealer.handle(), "inproc://deltastream-link-monitor",
-                     ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
+                     ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
   zmq::socket_t monitor(context_, zmq::socket_type::pair);
   monitor.connect("inproc://deltastream-link-monitor");
   // Every stream: a consumer's first frames must not race its subscription.
   sub.set(zmq::sockopt::subscribe, "");
   dealer.connect(settings_.control_endpoint);
   sub.connect(settings_.publish_endpoint);
-  log->info("reader control {}, data {}", settings_.control_endpoint, settings_.publish_endpoint);
+  log->info("reader control {}, data {}{}", settings_.control_endpoint, settings_.publish_endpoint,
+            settings_.curve.enabled() ? " (CURVE)" : "");
+  for (const auto* endpoint : {&settings_.control_endpoint, &settings_.publish_endpoint}) {
+    if (settings_.curve.enabled() || is_local_endpoint(*endpoint)) continue;
+    log->warn("{} is on another machine and CURVE is off: the ZeroMQ hop is unauthenticated "
+              "and unencrypted (see --curve-secret-key)", *endpoint);
+  }
 
   while (!stopping_) {
     const bool sub_open = inflight_bytes_.load() < settings_.max_inflight_bytes;
@@ -104,7 +114,21 @@ void reader_link::log_connection_event(zmq::socket_t& monitor) {
   std::uint16_t event;
   std::memcpy(&event, parts[0].data(), sizeof event);
   auto log = module_logger("link");
-  if (event == ZMQ_EVENT_CONNECTED) {
+  if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+    if (handshake_refused_) {
+      log->info("connected to the reader at {}: handshake accepted", parts[1].to_string_view());
+    }
+    handshake_refused_ = false;
+  } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    if (!handshake_refused_) {
+      log->error("the reader at {} refused the handshake: CURVE on one side only, or this "
+                 "gateway's public key is not in its --curve-authorized-keys; retrying",
+                 parts[1].to_string_view());
+    }
+    handshake_refused_ = true;
+  } else if (handshake_refused_) {
+    return;  // the connect/disconnect of each refused retry
+  } else if (event == ZMQ_EVENT_CONNECTED) {
     log->info("connected to the reader at {}", parts[1].to_string_view());
   } else if (event == ZMQ_EVENT_DISCONNECTED) {
     log->warn("lost the reader at {}; reconnecting (backoff up to 5 s)", parts[1].to_string_view());

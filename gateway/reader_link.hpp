@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <zmq.hpp>
 
+#include "common/curve_keys.hpp"
 #include "proto/control_message.hpp"
 #include "proto/data_frame.hpp"
 
@@ -28,6 +29,7 @@ struct link_settings {
   // stops reading the SUB socket, ZeroMQ's queue fills, and the reader stops reading
   // PostgreSQL: back pressure instead of unbounded memory.
   std::size_t max_inflight_bytes = 64 << 20;
+  curve_settings curve;  // the SUB and DEALER are CURVE clients when it has a keypair
 };
 
 // The gateway's side of the reader protocol (proto/PROTOCOL.md). One thread owns the
@@ -66,6 +68,7 @@ class reader_link {
   int wake_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> inflight_bytes_{0};
+  bool handshake_refused_ = false;  // link thread: say it once, not at every retry
   std::thread thread_;
 
   struct outgoing {
