@@ -24,7 +24,17 @@ net::ip::tcp::endpoint resolve_listen_endpoint(net::io_context& io, const gatewa
   if (error || results.empty()) {
     throw config_error("--server-host: cannot resolve \"" + settings.host + "\": " + error.message());
   }
-  return results.begin()->endpoint();
+  auto endpoint = results.begin()->endpoint();
+  const auto& access = settings.access;
+  if (!access.tokens && !access.allow_unauthenticated && !endpoint.address().is_loopback()) {
+    module_logger("gateway")->warn(
+        "no --token-file: serving without authentication, so on loopback only instead of {} "
+        "(give --token-file, or --allow-unauthenticated behind your own authentication)",
+        endpoint.address().to_string());
+    endpoint.address(endpoint.address().is_v6() ? net::ip::address(net::ip::address_v6::loopback())
+                                                : net::ip::address(net::ip::address_v4::loopback()));
+  }
+  return endpoint;
 }
 
 std::string random_instance() {
@@ -59,6 +69,9 @@ void gateway::run() {
   const auto where = listener_->local_endpoint();
   log->info("listening on http://{}:{} (WebSocket ws://{}:{}/v1/lr/stream)",
             where.address().to_string(), where.port(), where.address().to_string(), where.port());
+  if (!options_.server.access.tokens) {
+    log->warn("no --token-file: anyone who can reach {} may use the API", where.address().to_string());
+  }
   net::signal_set signals(io_, SIGTERM, SIGINT);
   signals.async_wait([this](boost::system::error_code error, int) {
     if (!error) stop();

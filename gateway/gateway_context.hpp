@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "gateway/access_control.hpp"
 #include "gateway/reader_link.hpp"
 #include "gateway/snapshot_store.hpp"
 #include "gateway/stream_hub.hpp"
@@ -27,6 +28,7 @@ struct gateway_settings {
   // stream's connections so that they resume elsewhere or later.
   std::chrono::milliseconds reader_silence_limit{5'000};
   int database_threads = 2;
+  access_policy access;
 };
 
 // What the gateway's parts share. Everything here lives as long as the gateway; the

@@ -98,6 +98,19 @@ gateway_options parse_gateway_options(int argc, char** argv) {
       ->envname("DELTASTREAM_READER_TIMEOUT_MS")
       ->check(CLI::Range(100, 600'000))
       ->capture_default_str();
+  std::string token_file;
+  app.add_option("--token-file", token_file,
+                 "Bearer tokens, one \"<admin|read> <token>\" per line; without it the gateway "
+                 "serves without authentication, on loopback only")
+      ->envname("DELTASTREAM_TOKEN_FILE");
+  app.add_flag("--allow-unauthenticated", options.server.access.allow_unauthenticated,
+               "Serve on other interfaces without a token file (behind your own authentication)")
+      ->envname("DELTASTREAM_ALLOW_UNAUTHENTICATED");
+  app.add_option("--allowed-origins", options.server.access.allowed_origins,
+                 "Origins whose web pages may open WebSockets (comma-separated, * for any); "
+                 "default: the gateway's own")
+      ->envname("DELTASTREAM_ALLOWED_ORIGINS")
+      ->delimiter(',');
   add_curve_options(app, options.link.curve, curve_role::client);
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, critical or off")
       ->envname("DELTASTREAM_LOG_LEVEL")
@@ -110,6 +123,7 @@ gateway_options parse_gateway_options(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     throw config_error(error.what());
   }
+  if (!token_file.empty()) options.server.access.tokens = access_tokens::load(token_file);
   load_curve_settings(options.link.curve, curve_role::client);
   options.conninfo = resolve_conninfo(pg, parts);
   options.server.snapshot_idle_timeout = std::chrono::seconds(snapshot_idle_seconds);

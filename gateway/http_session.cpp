@@ -48,7 +48,15 @@ void http_session::on_read(beast::error_code error, std::size_t) {
   }
   auto request = parser_->release();
   const auto target = parse_target({request.target().data(), request.target().size()});
-  if (beast::websocket::is_upgrade(request) && target &&
+  const bool upgrade = beast::websocket::is_upgrade(request);
+  if (target) {
+    if (auto refusal = check_access(context_.settings.access, request, *target, upgrade)) {
+      refusal->version(request.version());
+      refusal->keep_alive(request.keep_alive() && !upgrade);
+      return send(std::move(*refusal));
+    }
+  }
+  if (upgrade && target &&
       (target->path == "/v1/lr/stream" || target->path == "/v1/lr/stream/")) {
     stream_.expires_never();  // the WebSocket sets its own timeouts
     std::make_shared<websocket_session>(stream_.release_socket(), context_)->run(std::move(request));

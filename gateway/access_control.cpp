@@ -1,0 +1,85 @@
+#include "gateway/access_control.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace deltastream::gateway {
+
+namespace {
+
+// Boost 1.74's Beast has its own string_view.
+std::string_view field(const http_request& request, http::field name) {
+  const auto value = request[name];
+  return {value.data(), value.size()};
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// What each path needs; nullopt: open to anyone (health checks).
+std::optional<access_scope> required_scope(const std::string& path) {
+  if (path == "/healthz" || path == "/readyz") return std::nullopt;
+  if (path == "/v1/init" || path == "/v1/init/") return access_scope::admin;
+  return access_scope::read;
+}
+
+std::string presented_token(const http_request& request, const request_target& target) {
+  const auto header = field(request, http::field::authorization);
+  constexpr std::string_view scheme = "Bearer ";
+  if (header.size() > scheme.size() && equal_ignoring_case(header.substr(0, scheme.size()), scheme)) {
+    return std::string(header.substr(scheme.size()));
+  }
+  // Browsers cannot set headers on a WebSocket: the token may come in the URL.
+  return target.param("access_token");
+}
+
+http_response unauthorized(std::string_view message, std::string_view challenge) {
+  auto response = json_error(http::status::unauthorized, message);
+  response.set(http::field::www_authenticate, std::string(challenge));
+  return response;
+}
+
+bool origin_allowed(const access_policy& policy, std::string_view origin, std::string_view host) {
+  if (policy.allowed_origins.empty()) {
+    // Same origin: the Origin's host[:port] is the Host the page asked for.
+    const auto start = origin.find("://");
+    return start != std::string_view::npos && equal_ignoring_case(origin.substr(start + 3), host);
+  }
+  return std::any_of(policy.allowed_origins.begin(), policy.allowed_origins.end(),
+                     [origin](const std::string& allowed) {
+                       return allowed == "*" || equal_ignoring_case(allowed, origin);
+                     });
+}
+
+}  // namespace
+
+std::optional<http_response> check_access(const access_policy& policy, const http_request& request,
+                                          const request_target& target, bool websocket) {
+  if (websocket) {
+    const auto origin = field(request, http::field::origin);
+    if (!origin.empty() && !origin_allowed(policy, origin, field(request, http::field::host))) {
+      return json_error(http::status::forbidden,
+                        "origin \"" + std::string(origin) + "\" is not allowed (--allowed-origins)");
+    }
+  }
+  const auto needed = required_scope(target.path);
+  if (!policy.tokens || !needed) return std::nullopt;
+  const auto token = presented_token(request, target);
+  if (token.empty()) {
+    return unauthorized("missing bearer token: send \"Authorization: Bearer <token>\" (or "
+                        "?access_token=<token> on a WebSocket URL)",
+                        "Bearer realm=\"deltastream\"");
+  }
+  const auto scope = policy.tokens->authorize(token);
+  if (!scope) return unauthorized("invalid token", "Bearer realm=\"deltastream\", error=\"invalid_token\"");
+  if (*needed == access_scope::admin && *scope != access_scope::admin) {
+    return json_error(http::status::forbidden, target.path + " needs a token with the admin scope");
+  }
+  return std::nullopt;
+}
+
+}  // namespace deltastream::gateway

@@ -1,0 +1,104 @@
+#include <doctest/doctest.h>
+
+#include "common/errors.hpp"
+#include "gateway/access_control.hpp"
+
+using namespace deltastream;
+using namespace deltastream::gateway;
+
+namespace {
+
+const char* token_file = R"(# deltastream tokens
+admin aaaaaaaaaaaaaaaaaaaaaaaa
+
+read  rrrrrrrrrrrrrrrrrrrrrrrr
+)";
+
+http_request request_for(const std::string& target) {
+  http_request request{http::verb::get, target, 11};
+  request.set(http::field::host, "gw.example:12312");
+  return request;
+}
+
+unsigned status_of(const access_policy& policy, const http_request& request, bool websocket = false) {
+  const auto target = parse_target({request.target().data(), request.target().size()});
+  REQUIRE(target);
+  const auto refusal = check_access(policy, request, *target, websocket);
+  return refusal ? refusal->result_int() : 200;
+}
+
+}  // namespace
+
+TEST_CASE("token files: scopes, comments, and malformed lines named") {
+  const auto tokens = access_tokens::from_text(token_file, "t");
+  CHECK(tokens.authorize("aaaaaaaaaaaaaaaaaaaaaaaa") == access_scope::admin);
+  CHECK(tokens.authorize("rrrrrrrrrrrrrrrrrrrrrrrr") == access_scope::read);
+  CHECK_FALSE(tokens.authorize("rrrrrrrrrrrrrrrrrrrrrrr"));   // one short
+  CHECK_FALSE(tokens.authorize("rrrrrrrrrrrrrrrrrrrrrrrrr"));  // one long
+  CHECK_FALSE(tokens.authorize(""));
+
+  for (const auto& [text, part] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"root aaaaaaaaaaaaaaaaaaaaaaaa", "unknown scope"},
+           {"read short", "shorter than 16"},
+           {"read", "expected"},
+           {"read aaaaaaaaaaaaaaaaaaaaaaaa extra", "expected"},
+           {"# nothing\n\n", "no tokens"},
+       }) {
+    CAPTURE(text);
+    try {
+      access_tokens::from_text(text, "f.txt");
+      FAIL("accepted");
+    } catch (const config_error& error) {
+      CHECK(std::string(error.what()).find(part) != std::string::npos);
+      CHECK(std::string(error.what()).find("f.txt") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("bearer tokens: 401 without or with a wrong token, 403 without the scope") {
+  access_policy policy;
+  policy.tokens = access_tokens::from_text(token_file, "t");
+
+  auto request = request_for("/v1/snapshot/data");
+  CHECK(status_of(policy, request) == 401);
+  request.set(http::field::authorization, "Bearer wrongwrongwrongwrong");
+  CHECK(status_of(policy, request) == 401);
+  request.set(http::field::authorization, "bearer rrrrrrrrrrrrrrrrrrrrrrrr");
+  CHECK(status_of(policy, request) == 200);
+
+  auto init = request_for("/v1/init");
+  init.set(http::field::authorization, "Bearer rrrrrrrrrrrrrrrrrrrrrrrr");
+  CHECK(status_of(policy, init) == 403);
+  init.set(http::field::authorization, "Bearer aaaaaaaaaaaaaaaaaaaaaaaa");
+  CHECK(status_of(policy, init) == 200);
+
+  CHECK(status_of(policy, request_for("/healthz")) == 200);
+  CHECK(status_of(policy, request_for("/readyz")) == 200);
+  CHECK(status_of(policy, request_for("/metrics")) == 401);
+  // Browsers' WebSockets cannot send headers: the token may come in the URL.
+  CHECK(status_of(policy, request_for("/v1/lr/stream?slotName=delta_x&access_token=rrrrrrrrrrrrrrrrrrrrrrrr"),
+                  true) == 200);
+  CHECK(status_of(policy, request_for("/v1/lr/stream?slotName=delta_x"), true) == 401);
+
+  access_policy open;  // no token file: nothing is asked
+  CHECK(status_of(open, request_for("/v1/init")) == 200);
+}
+
+TEST_CASE("WebSocket origins: same origin by default, or the allow-list") {
+  access_policy policy;
+  auto request = request_for("/v1/lr/stream?slotName=delta_x");
+  CHECK(status_of(policy, request, true) == 200);  // no Origin: not a browser
+  request.set(http::field::origin, "https://gw.example:12312");
+  CHECK(status_of(policy, request, true) == 200);
+  request.set(http::field::origin, "https://evil.example");
+  CHECK(status_of(policy, request, true) == 403);
+  CHECK(status_of(policy, request, false) == 200);  // plain HTTP: CORS is the browser's job
+
+  policy.allowed_origins = {"https://app.example"};
+  CHECK(status_of(policy, request, true) == 403);
+  request.set(http::field::origin, "https://APP.example");
+  CHECK(status_of(policy, request, true) == 200);
+  policy.allowed_origins = {"*"};
+  request.set(http::field::origin, "https://evil.example");
+  CHECK(status_of(policy, request, true) == 200);
+}
