@@ -51,6 +51,17 @@ reader_options parse_reader_options(int argc, char** argv) {
       ->envname("DELTASTREAM_SNAPSHOT_HOLD")
       ->check(CLI::Range(1, 86'400))
       ->capture_default_str();
+  app.add_option("--lag-warning-bytes", options.registry.watch.lag_warning_bytes,
+                 "Warn when PostgreSQL keeps this much WAL for a slot (its consumer is behind)")
+      ->envname("DELTASTREAM_LAG_WARNING_BYTES")
+      ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 50))
+      ->capture_default_str();
+  int drop_after_seconds = 0;
+  app.add_option("--drop-unattached-after", drop_after_seconds,
+                 "Drop delta_ slots that nobody has streamed for this many seconds (0: never)")
+      ->envname("DELTASTREAM_DROP_UNATTACHED_AFTER")
+      ->check(CLI::Range(0, 365 * 86'400))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level,
                  "trace, debug, info, warn, error, critical or off")
       ->envname("DELTASTREAM_LOG_LEVEL")
@@ -68,6 +79,7 @@ reader_options parse_reader_options(int argc, char** argv) {
   options.registry.streams.conninfo = resolve_conninfo(pg, pg_parts_from_environment());
   options.registry.streams.status_interval = std::chrono::seconds(status_seconds);
   options.registry.snapshot_hold = std::chrono::seconds(snapshot_hold_seconds);
+  options.registry.watch.drop_unattached_after = std::chrono::seconds(drop_after_seconds);
   std::random_device random;
   options.registry.instance = fmt::format("{:08x}{:08x}", random(), random());
   return options;

@@ -140,6 +140,7 @@ stream::ack_outcome stream::ack(lsn position) {
   if (position > delivered_) return ack_outcome::beyond_delivered;
   if (position <= acked_) return ack_outcome::unchanged;
   acked_ = position;
+  last_ack_time_ = clock::now();
   status_due_ = true;
   return ack_outcome::accepted;
 }
@@ -171,6 +172,7 @@ void stream::publish_heartbeat() {
 
 void stream::lose_connection(const std::string& reason, const std::string& sqlstate) {
   const bool was_streaming = connection_ != nullptr;
+  if (was_streaming) ++reconnects_;
   connection_.reset();
   pending_.reset();  // never published: START from flushed_ sends it again
   wants_write_ = false;

@@ -61,6 +61,8 @@ class stream {
   lsn flushed() const { return flushed_; }
   lsn delivered() const { return delivered_; }
   lsn wal_end() const { return wal_end_; }
+  clock::time_point last_ack_time() const { return last_ack_time_; }  // or the attach
+  std::uint64_t reconnects() const { return reconnects_; }
 
  private:
   void read_messages();
@@ -101,6 +103,8 @@ class stream {
   clock::time_point last_status_{};
   clock::time_point last_heartbeat_{};
   clock::time_point retry_at_{};
+  clock::time_point last_ack_time_ = clock::now();
+  std::uint64_t reconnects_ = 0;
   backoff backoff_;
 };
 

@@ -33,7 +33,10 @@ constexpr const char* drop_sql =
 
 stream_registry::stream_registry(const registry_settings& settings, message_sink& sink,
                                  reply_function reply_later)
-    : settings_(settings), sink_(sink), reply_later_(std::move(reply_later)) {}
+    : settings_(settings),
+      sink_(sink),
+      reply_later_(std::move(reply_later)),
+      watch_(settings.watch) {}
 
 stream_registry::~stream_registry() = default;
 
@@ -163,14 +166,20 @@ std::string stream_registry::list(const proto::control_request& request) {
     item.add("stream", name)
         .add("confirmed_flush_lsn", PQgetvalue(result.get(), row, 1))
         .add("lag_bytes", static_cast<std::int64_t>(std::stoll(PQgetvalue(result.get(), row, 2))))
-        .add("active", std::string_view(PQgetvalue(result.get(), row, 3)) == "t");
+        .add("active", std::string_view(PQgetvalue(result.get(), row, 3)) == "t")
+        .add("lag_warning", watch_.lagging(name));
     const auto attached = streams_.find(name);
     item.add("attached", attached != streams_.end());
     if (attached != streams_.end()) {
       item.add("epoch", attached->second->epoch())
           .add("seq", attached->second->seq())
           .add("acked_lsn", attached->second->acked().to_string())
-          .add("delivered_lsn", attached->second->delivered().to_string());
+          .add("delivered_lsn", attached->second->delivered().to_string())
+          .add("last_ack_age_ms", static_cast<std::int64_t>(
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          clock::now() - attached->second->last_ack_time())
+                                          .count()))
+          .add("reconnects", attached->second->reconnects());
     }
     if (items.size() > 1) items.push_back(',');
     items += item.str();
@@ -309,6 +318,10 @@ void stream_registry::step(clock::time_point now, const zmq_pollitem_t* results)
   std::erase_if(streams_, [](const auto& entry) { return entry.second->gone(); });
   finish_creates(results + index);
   expire_snapshots(now);
+  if (now >= next_watch_) {
+    next_watch_ = now + settings_.watch_interval;
+    watch_slots(now);
+  }
 }
 
 clock::time_point stream_registry::next_deadline(clock::time_point now) const {
@@ -321,6 +334,38 @@ clock::time_point stream_registry::next_deadline(clock::time_point now) const {
 bool stream_registry::has_pending_output() const {
   return std::any_of(streams_.begin(), streams_.end(),
                      [](const auto& entry) { return entry.second->has_pending(); });
+}
+
+void stream_registry::watch_slots(clock::time_point now) {
+  std::vector<slot_watch::slot> slots;
+  try {
+    auto result = pg_exec(sql(), list_sql, {});
+    for (int row = 0; row < PQntuples(result.get()); ++row) {
+      const std::string name = PQgetvalue(result.get(), row, 0);
+      const bool active = std::string_view(PQgetvalue(result.get(), row, 3)) == "t";
+      slots.push_back({name, std::stoll(PQgetvalue(result.get(), row, 2)),
+                       active || streams_.count(name) > 0 || snapshots_.count(name) > 0});
+    }
+  } catch (const pg_error& error) {
+    forget_broken_sql();  // PostgreSQL is away: the streams say so; look again later
+    module_logger("control")->debug("slot check: {}", error.what());
+    return;
+  }
+  auto log = module_logger("control");
+  const auto verdict = watch_.review(slots, now);
+  for (const auto& name : verdict.lag_warnings) {
+    const auto found = std::find_if(slots.begin(), slots.end(), [&](const auto& s) { return s.name == name; });
+    log->warn("{}: PostgreSQL keeps {} MiB of WAL for this slot (over --lag-warning-bytes): "
+              "is its consumer ACKing?", name, found->lag_bytes >> 20);
+  }
+  for (const auto& name : verdict.to_drop) {
+    log->warn("{}: dropping the slot, unused for {} s (--drop-unattached-after)", name,
+              settings_.watch.drop_unattached_after.count());
+    proto::control_request request;
+    request.op = proto::control_op::drop;
+    request.stream = name;
+    handle(request, 0);
+  }
 }
 
 void stream_registry::expire_snapshots(clock::time_point now) {

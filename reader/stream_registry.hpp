@@ -14,6 +14,7 @@
 #include "common/pg_connection.hpp"
 #include "proto/control_message.hpp"
 #include "reader/consumer_leases.hpp"
+#include "reader/slot_watch.hpp"
 #include "reader/stream.hpp"
 
 namespace deltastream::reader {
@@ -22,6 +23,8 @@ struct registry_settings {
   stream_settings streams;
   std::chrono::seconds snapshot_hold{300};
   std::string instance;  // random per process: lets peers notice a restarted reader
+  slot_watch_settings watch;
+  std::chrono::seconds watch_interval{5};
 };
 
 // The reader's streams and slots: carries out control requests (create, drop, list,
@@ -62,6 +65,7 @@ class stream_registry {
 
   void finish_creates(const zmq_pollitem_t* results);
   void expire_snapshots(clock::time_point now);
+  void watch_slots(clock::time_point now);
   std::optional<lsn> committed_position(const stream_name& name);
   void remove_stream(std::map<std::string, std::unique_ptr<stream>>::iterator found,
                      const std::string& reason);
@@ -80,6 +84,8 @@ class stream_registry {
   // checkpoint, and starting from here instead spares the consumer those duplicates.
   std::map<std::string, lsn> reported_;
   consumer_leases leases_;
+  slot_watch watch_;
+  clock::time_point next_watch_{};
 
   // An exported snapshot lives while the connection that created the slot stays idle.
   struct snapshot_holder {
