@@ -48,5 +48,6 @@ TEST_CASE("only slots unused for the whole period are dropped, and only when ask
   CHECK(has(verdict.to_drop, "delta_a"));
   CHECK_FALSE(has(verdict.to_drop, "delta_b"));
   CHECK_FALSE(has(verdict.to_drop, "delta_c"));
-  CHECK(has(watch.review({{"delta_b", 0, false}}, now + 90s).to_drop, "delta_b"));
+  CHECK(watch.review({{"delta_b", 0, false}}, now + 90s).to_drop.empty());  // unused since +60 s
+  CHECK(has(watch.review({{"delta_b", 0, false}}, now + 120s).to_drop, "delta_b"));
 }
