@@ -1,10 +1,12 @@
 #include "gateway/api_router.hpp"
 
 #include <boost/asio/post.hpp>
+#include <simdjson.h>
 
 #include "common/errors.hpp"
 #include "common/json_writer.hpp"
 #include "common/logging.hpp"
+#include "gateway/metrics.hpp"
 #include "gateway/query_string.hpp"
 #include "gateway/snapshot_request.hpp"
 
@@ -83,6 +85,42 @@ void read_snapshot(gateway_context& context, const http_request& request, respon
   });
 }
 
+// GET /metrics: this gateway's counters, and the reader's view of the slots.
+void serve_metrics(gateway_context& context, respond_function respond) {
+  proto::control_request list;
+  list.op = proto::control_op::list;
+  context.link.call(list, [&context, respond](const proto::control_reply& reply) {
+    const process_figures process{context.link.disconnects(), context.link.inflight_bytes()};
+    http_response response{http::status::ok, 11};
+    response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    response.body() = render_metrics(context.hub.stats(), process, reply.ok ? reply.json : "");
+    response.prepare_payload();
+    respond(std::move(response));
+  });
+}
+
+// GET /readyz: 200 when the reader answers and reaches PostgreSQL; 503 says which not.
+void serve_readiness(gateway_context& context, respond_function respond) {
+  proto::control_request status;
+  status.op = proto::control_op::status;
+  context.link.call(status, [respond](const proto::control_reply& reply) {
+    bool postgres = false;
+    if (reply.ok) {
+      simdjson::dom::parser parser;
+      simdjson::dom::object object;
+      postgres = !parser.parse(reply.json).get_object().get(object) &&
+                 !object["postgres"].get_bool().get(postgres) && postgres;
+    }
+    const bool ready = reply.ok && postgres;
+    auto body = json_object()
+                    .add("status", ready ? "ready" : "not ready")
+                    .add("reader", reply.ok)
+                    .add("postgres", postgres);
+    if (!reply.ok) body.add("error", reply.error);
+    respond(json_response(ready ? http::status::ok : http::status::service_unavailable, body.str()));
+  });
+}
+
 http_response method_not_allowed(http::verb allowed) {
   auto response = json_error(http::status::method_not_allowed,
                              "method not allowed; use " + std::string(http::to_string(allowed)));
@@ -118,6 +156,8 @@ void route_request(gateway_context& context, const http_request& request, respon
   if (path == "/healthz") {
     return respond(json_response(http::status::ok, R"({"status":"ok"})"));
   }
+  if (path == "/readyz") return serve_readiness(context, std::move(respond));
+  if (path == "/metrics") return serve_metrics(context, std::move(respond));
   respond(json_error(http::status::not_found, "not found: " + path));
 }
 

@@ -131,6 +131,7 @@ void reader_link::log_connection_event(zmq::socket_t& monitor) {
   } else if (event == ZMQ_EVENT_CONNECTED) {
     log->info("connected to the reader at {}", parts[1].to_string_view());
   } else if (event == ZMQ_EVENT_DISCONNECTED) {
+    ++disconnects_;
     log->warn("lost the reader at {}; reconnecting (backoff up to 5 s)", parts[1].to_string_view());
   }
 }

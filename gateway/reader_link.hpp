@@ -53,6 +53,11 @@ class reader_link {
   // ok=false when the reader does not answer within call_timeout.
   void call(proto::control_request request, reply_handler handler);
 
+  // For /metrics (any thread): frames received but not yet handed to the hub, and how
+  // often the connection to the reader was lost.
+  std::size_t inflight_bytes() const { return inflight_bytes_.load(); }
+  std::uint64_t disconnects() const { return disconnects_.load(); }
+
  private:
   void run();
   void send_queued(zmq::socket_t& dealer);
@@ -68,6 +73,7 @@ class reader_link {
   int wake_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> inflight_bytes_{0};
+  std::atomic<std::uint64_t> disconnects_{0};
   bool handshake_refused_ = false;  // link thread: say it once, not at every retry
   std::thread thread_;
 

@@ -79,6 +79,7 @@ void stream_hub::on_frame(const std::string& stream, const proto::frame_header& 
     // Observers watch live: no replay, no ACK, no gap checks. A copy of the list, as a
     // delivery may end an observer (queue over its limit), which removes it.
     const auto observers = entry.observers;
+    count_delivery(stream, payload->size(), observers.size());
     for (auto* observer : observers) observer->deliver(payload, header.position);
   }
   found = streams_.find(stream);  // deliveries may have removed the entry
@@ -118,6 +119,7 @@ void stream_hub::check_and_deliver(const std::string& stream, stream_entry& entr
         return;
       }
       consumer.seq = header.seq;
+      count_delivery(stream, payload->size(), 1);
       consumer.client->deliver(payload, header.position);
       return;
     case proto::frame_kind::heartbeat:
@@ -176,6 +178,26 @@ void stream_hub::end_all(close_code code, const std::string& reason) {
     if (entry.consumer.client) entry.consumer.client->end(code, reason);
     for (auto* observer : entry.observers) observer->end(code, reason);
   }
+}
+
+void stream_hub::count_delivery(const std::string& stream, std::size_t bytes, std::size_t clients) {
+  auto& counters = counters_[stream];
+  counters.messages += clients;
+  counters.bytes += bytes * clients;
+}
+
+void stream_hub::count_disconnect(const std::string& stream, close_code code) {
+  ++counters_[stream].disconnects[static_cast<std::uint16_t>(code)];
+}
+
+std::map<std::string, stream_hub::stream_stats> stream_hub::stats() const {
+  auto result = counters_;
+  for (const auto& [name, entry] : streams_) {
+    auto& current = result[name];
+    current.consumers = entry.consumer.client && !entry.consumer.attaching ? 1 : 0;
+    current.observers = entry.observers.size();
+  }
+  return result;
 }
 
 std::size_t stream_hub::consumers() const {

@@ -61,6 +61,19 @@ class stream_hub {
   std::size_t consumers() const;
   std::size_t observers() const;
 
+  // What /metrics shows per stream: counters since the gateway started, and the
+  // connections open now.
+  struct stream_stats {
+    std::uint64_t messages = 0;  // deliveries to clients (a message to two clients: 2)
+    std::uint64_t bytes = 0;
+    std::map<std::uint16_t, std::uint64_t> disconnects;  // by close code we sent
+    std::size_t consumers = 0;
+    std::size_t observers = 0;
+  };
+  std::map<std::string, stream_stats> stats() const;
+  // A connection of `stream` was closed by the gateway with `code`.
+  void count_disconnect(const std::string& stream, close_code code);
+
  private:
   struct buffered_frame {
     proto::frame_header header;
@@ -87,8 +100,11 @@ class stream_hub {
                     std::string reason);
   void forget_if_empty(const std::string& stream);
 
+  void count_delivery(const std::string& stream, std::size_t bytes, std::size_t clients);
+
   const std::size_t max_attach_buffer_bytes_;
   std::map<std::string, stream_entry> streams_;
+  std::map<std::string, stream_stats> counters_;  // outlive the streams' connections
 };
 
 }  // namespace deltastream::gateway

@@ -286,6 +286,7 @@ void websocket_session::end(close_code code, std::string reason) {
   if (ended_) return;
   ended_ = true;
   leave_hub();
+  context_.hub.count_disconnect(stream_, code);
   module_logger("websocket")->info("{}: closing the {} ({}): {}", stream_,
                                    role_ == role::consumer ? "consumer" : "observer",
                                    static_cast<int>(code), reason);

@@ -153,6 +153,7 @@ std::string encode_control_request(const control_request& request) {
 
 control_reply decode_control_reply(std::string_view json) {
   control_reply reply;
+  reply.json = std::string(json);
   simdjson::dom::parser parser;
   simdjson::dom::object object;
   if (parser.parse(json.data(), json.size(), /*realloc_if_needed=*/true).get_object().get(object)) {

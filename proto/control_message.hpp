@@ -53,7 +53,8 @@ struct control_reply {
   std::uint64_t seq = 0;
   lsn start_lsn;  // attach: the position the stream resumes after (already committed)
   bool conflict = false;  // attach: another consumer holds the stream
-  std::optional<std::uint64_t> retry_after_ms;  // ...but has gone silent: try again then
+  std::optional<std::uint64_t> retry_after_ms;  // ...whose lease ends then unless renewed
+  std::string json;  // the whole reply, for the fields only some callers read
 };
 // Never throws: a malformed reply comes back as ok=false with the reason.
 control_reply decode_control_reply(std::string_view json);
