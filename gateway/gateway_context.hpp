@@ -24,6 +24,7 @@ struct gateway_settings {
   std::uint64_t max_page_rows = 100'000;
   std::chrono::seconds snapshot_idle_timeout{600};
   std::chrono::seconds http_timeout{30};
+  std::size_t max_connections_per_client = 256;  // open at once from one address
   // The reader sends a heartbeat per stream every second; silence past this ends the
   // stream's connections so that they resume elsewhere or later.
   std::chrono::milliseconds reader_silence_limit{5'000};

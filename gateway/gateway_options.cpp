@@ -79,6 +79,11 @@ gateway_options parse_gateway_options(int argc, char** argv) {
       ->envname("DELTASTREAM_MAX_FRAME_BYTES")
       ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 30))
       ->capture_default_str();
+  app.add_option("--max-connections-per-client", options.server.max_connections_per_client,
+                 "Connections one client address may have open at once (429 and closed above)")
+      ->envname("DELTASTREAM_MAX_CONNECTIONS_PER_CLIENT")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
   app.add_option("--max-page-rows", options.server.max_page_rows, "Largest snapshot page (\"limit\")")
       ->envname("DELTASTREAM_MAX_PAGE_ROWS")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}))

@@ -10,8 +10,8 @@ namespace deltastream::gateway {
 
 namespace http = beast::http;
 
-http_session::http_session(tcp::socket&& socket, gateway_context& context)
-    : stream_(std::move(socket)), context_(context) {}
+http_session::http_session(tcp::socket&& socket, gateway_context& context, connection_token token)
+    : stream_(std::move(socket)), context_(context), token_(std::move(token)) {}
 
 void http_session::run() { read_next(); }
 
@@ -59,7 +59,8 @@ void http_session::on_read(beast::error_code error, std::size_t) {
   if (upgrade && target &&
       (target->path == "/v1/lr/stream" || target->path == "/v1/lr/stream/")) {
     stream_.expires_never();  // the WebSocket sets its own timeouts
-    std::make_shared<websocket_session>(stream_.release_socket(), context_)->run(std::move(request));
+    std::make_shared<websocket_session>(stream_.release_socket(), context_, std::move(token_))
+        ->run(std::move(request));
     return;
   }
   route_request(context_, request,

@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 
 #include "gateway/api_router.hpp"
+#include "gateway/client_connections.hpp"
 #include "gateway/gateway_context.hpp"
 
 namespace deltastream::gateway {
@@ -19,7 +20,7 @@ using tcp = boost::asio::ip::tcp;
 // one at a time through the router, and hands WebSocket upgrades to a websocket_session.
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(tcp::socket&& socket, gateway_context& context);
+  http_session(tcp::socket&& socket, gateway_context& context, connection_token token);
   void run();
 
  private:
@@ -33,6 +34,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   beast::tcp_stream stream_;
   gateway_context& context_;
+  connection_token token_;  // released when the connection ends, or handed on upgrade
   beast::flat_buffer buffer_;
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
   std::shared_ptr<http_response> pending_;

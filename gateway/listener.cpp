@@ -2,6 +2,7 @@
 
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "gateway/http_response.hpp"
 #include "gateway/http_session.hpp"
 
 namespace deltastream::gateway {
@@ -9,7 +10,9 @@ namespace deltastream::gateway {
 namespace net = boost::asio;
 
 listener::listener(gateway_context& context, const net::ip::tcp::endpoint& endpoint)
-    : context_(context), acceptor_(context.io) {
+    : context_(context),
+      acceptor_(context.io),
+      connections_(std::make_shared<client_connections>(context.settings.max_connections_per_client)) {
   boost::beast::error_code error;
   acceptor_.open(endpoint.protocol(), error);
   if (!error) acceptor_.set_option(net::socket_base::reuse_address(true), error);
@@ -41,9 +44,34 @@ void listener::on_accept(boost::beast::error_code error, net::ip::tcp::socket so
     // Out of file descriptors, typically: log and keep accepting.
     module_logger("http")->warn("accept: {}", error.message());
   } else {
-    std::make_shared<http_session>(std::move(socket), context_)->run();
+    boost::beast::error_code peer_error;
+    const auto peer = socket.remote_endpoint(peer_error);
+    if (peer_error) {
+      // Gone already (reset before we got to it): nothing to serve.
+    } else if (auto token = connections_->admit(peer.address())) {
+      std::make_shared<http_session>(std::move(socket), context_, std::move(*token))->run();
+    } else {
+      refuse_crowded(socket, client_connections::client_of(peer.address()));
+    }
   }
   accept_next();
+}
+
+void listener::refuse_crowded(net::ip::tcp::socket& socket, const net::ip::address& client) {
+  // Debug only: whoever opens connections faster than we refuse them must not fill the log.
+  module_logger("http")->debug("refused a connection from {}: {} open, the limit", client.to_string(),
+                               connections_->open(client));
+  // No session, no timer, no buffer for it: one write that a fresh socket's send buffer
+  // takes at once (non-blocking, so never waits on the client), then close. A request the
+  // client already sent stays unread, so its kernel may see a reset instead of the answer.
+  auto response = json_error(boost::beast::http::status::too_many_requests,
+                             "too many connections from " + client.to_string());
+  response.keep_alive(false);
+  boost::beast::error_code ignored;
+  socket.non_blocking(true, ignored);
+  boost::beast::http::write(socket, response, ignored);
+  socket.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
 }
 
 }  // namespace deltastream::gateway

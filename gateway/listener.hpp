@@ -5,11 +5,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 
+#include "gateway/client_connections.hpp"
 #include "gateway/gateway_context.hpp"
 
 namespace deltastream::gateway {
 
-// Accepts connections and starts an http_session for each.
+// Accepts connections and starts an http_session for each, holding one of its client's
+// --max-connections-per-client; refuses the connections over that.
 class listener : public std::enable_shared_from_this<listener> {
  public:
   // Throws config_error naming --server-host/--server-port when it cannot listen.
@@ -21,9 +23,11 @@ class listener : public std::enable_shared_from_this<listener> {
  private:
   void accept_next();
   void on_accept(boost::beast::error_code error, boost::asio::ip::tcp::socket socket);
+  void refuse_crowded(boost::asio::ip::tcp::socket& socket, const boost::asio::ip::address& client);
 
   gateway_context& context_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<client_connections> connections_;
 };
 
 }  // namespace deltastream::gateway

@@ -19,9 +19,11 @@ std::string fit_close_reason(std::string reason) {
 }
 }  // namespace
 
-websocket_session::websocket_session(tcp::socket&& socket, gateway_context& context)
+websocket_session::websocket_session(tcp::socket&& socket, gateway_context& context,
+                                     connection_token token)
     : ws_(std::move(socket)),
       context_(context),
+      token_(std::move(token)),
       close_deadline_(context.io),
       lease_timer_(context.io) {}
 

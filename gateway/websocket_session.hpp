@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "gateway/client_connections.hpp"
 #include "gateway/gateway_context.hpp"
 #include "gateway/stream_hub.hpp"
 
@@ -26,7 +27,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
  public:
   enum class role { consumer, observer };
 
-  websocket_session(tcp::socket&& socket, gateway_context& context);
+  websocket_session(tcp::socket&& socket, gateway_context& context, connection_token token);
   ~websocket_session() override;
 
   void run(beast::http::request<beast::http::string_body> request);
@@ -58,6 +59,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
 
   websocket::stream<beast::tcp_stream> ws_;
   gateway_context& context_;
+  connection_token token_;  // the http_session's: counts this connection for its client
   beast::http::request<beast::http::string_body> request_;
   beast::flat_buffer read_buffer_;
   boost::asio::steady_timer close_deadline_;

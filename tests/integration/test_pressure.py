@@ -135,6 +135,37 @@ def _drain(sub, quiet=1.5):
             frames.append(frame)
 
 
+def _first_bytes(sockets, expected, timeout, settle=1.0):
+    """What each socket received before the gateway closed it, once `expected` of them are
+    closed, and then `settle` seconds more (so that one closed too many shows)."""
+    import selectors
+    selector = selectors.DefaultSelector()
+    received = {}
+    for s in sockets:
+        selector.register(s, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    settled = None
+    while selector.get_map() and time.monotonic() < (settled or deadline):
+        for key, _ in selector.select(timeout=0.1):
+            try:
+                data = key.fileobj.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            received[key.fileobj] = received.get(key.fileobj, b"") + data
+            if not data:
+                selector.unregister(key.fileobj)
+        closed = len(sockets) - len(selector.get_map())
+        if closed >= expected and settled is None:
+            settled = time.monotonic() + settle
+    selector.close()
+    return [received[s] for s in sockets if s in received]
+
+
+def _info_and_above(log):
+    return "\n".join(line for line in log.splitlines()
+                     if not any(f" {level} [" in line for level in ("debug", "trace")))
+
+
 def _confirmed(stream):
     return _lsn(sql("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
                     (stream,))[0][0])
@@ -183,10 +214,22 @@ class GatewayPressureTest(unittest.IsolatedAsyncioTestCase):
         self.assertLess(rss, 200)
 
     async def test_a_thousand_idle_connections_do_not_stop_service(self):
+        """A crowd of 1000 idle connections from 127.0.0.2 (Linux routes all of 127/8 to
+        lo): the first 256 (--max-connections-per-client's default) are let in, the rest
+        get 429 at once; a client at 127.0.0.1 is served throughout."""
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
-        idle = [socket.create_connection(("127.0.0.1", self.gateway.port)) for _ in range(1000)]
+        idle = [socket.create_connection(("127.0.0.1", self.gateway.port),
+                                         source_address=("127.0.0.2", 0)) for _ in range(1000)]
         try:
+            answers = _first_bytes(idle, expected=1000 - 256, timeout=20)
+            refused = [a for a in answers if a.startswith(b"HTTP/1.1 429 ")]
+            self.assertEqual((len(answers), len(refused)), (1000 - 256, 1000 - 256), answers[:3])
+            self.assertTrue(all(b'{"error":"too many connections from 127.0.0.2"}' in a
+                                for a in refused), refused[:3])
+            log = self.gateway.output()
+            self.assertIn("refused a connection from 127.0.0.2", log)
+            self.assertNotIn("refused a connection", _info_and_above(log))
             status, body = self.gateway.http("GET", "/healthz")
             self.assertEqual((status, body), (200, {"status": "ok"}))
             table = new_table("crowd_rows")
