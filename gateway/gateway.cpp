@@ -10,6 +10,7 @@
 
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "gateway/tls_context.hpp"
 
 namespace deltastream::gateway {
 
@@ -46,6 +47,9 @@ std::string random_instance() {
 
 gateway::gateway(const gateway_options& options)
     : options_(options),
+      tls_(options.server.tls_cert_file.empty()
+               ? nullptr
+               : load_tls_context(options.server.tls_cert_file, options.server.tls_key_file)),
       database_(static_cast<std::size_t>(options.server.database_threads)),
       hub_(options.server.max_queue_bytes),
       snapshots_(options.conninfo, options.server.snapshot_idle_timeout),
@@ -54,7 +58,7 @@ gateway::gateway(const gateway_options& options)
                    std::shared_ptr<const std::string> payload) {
               hub_.on_frame(stream, header, payload);
             }),
-      context_{options.server, io_, database_, link_, hub_, snapshots_, {}, random_instance(), 0},
+      context_{options.server, io_, database_, link_, hub_, snapshots_, tls_.get(), {}, random_instance(), 0},
       housekeeping_timer_(io_) {
   listener_ = std::make_shared<listener>(context_, resolve_listen_endpoint(io_, options.server));
 }
@@ -67,8 +71,9 @@ gateway::~gateway() {
 void gateway::run() {
   auto log = module_logger("gateway");
   const auto where = listener_->local_endpoint();
-  log->info("listening on http://{}:{} (WebSocket ws://{}:{}/v1/lr/stream)",
-            where.address().to_string(), where.port(), where.address().to_string(), where.port());
+  const char* secure = tls_ ? "s" : "";
+  log->info("listening on http{}://{}:{} (WebSocket ws{}://{}:{}/v1/lr/stream)", secure,
+            where.address().to_string(), where.port(), secure, where.address().to_string(), where.port());
   if (!options_.server.access.tokens) {
     log->warn("no --token-file: anyone who can reach {} may use the API", where.address().to_string());
   }

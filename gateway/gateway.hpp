@@ -3,6 +3,7 @@
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <zmq.hpp>
@@ -29,6 +30,7 @@ class gateway {
   void schedule_housekeeping();  // liveness of streams, idle snapshots
 
   const gateway_options& options_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;  // first: bad files stop us before anything starts
   boost::asio::io_context io_{1};
   boost::asio::thread_pool database_;
   zmq::context_t zmq_;

@@ -12,6 +12,10 @@
 #include "gateway/snapshot_store.hpp"
 #include "gateway/stream_hub.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace deltastream::gateway {
 
 struct gateway_settings {
@@ -30,6 +34,8 @@ struct gateway_settings {
   std::chrono::milliseconds reader_silence_limit{5'000};
   int database_threads = 2;
   access_policy access;
+  std::string tls_cert_file;  // both or neither: with them every connection is TLS
+  std::string tls_key_file;
 };
 
 // What the gateway's parts share. Everything here lives as long as the gateway; the
@@ -41,6 +47,7 @@ struct gateway_context {
   reader_link& link;
   stream_hub& hub;
   snapshot_store& snapshots;
+  boost::asio::ssl::context* tls;  // null: plain HTTP and WebSocket
   std::string last_init_stream;  // dropped by the next /v1/init, as pgdeltastream did
   std::string instance;          // random per process: names this gateway's consumers
   std::uint64_t consumers_started = 0;

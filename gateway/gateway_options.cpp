@@ -116,6 +116,11 @@ gateway_options parse_gateway_options(int argc, char** argv) {
                  "default: the gateway's own")
       ->envname("DELTASTREAM_ALLOWED_ORIGINS")
       ->delimiter(',');
+  app.add_option("--tls-cert", options.server.tls_cert_file,
+                 "PEM certificate chain: with --tls-key, every connection is TLS (https, wss)")
+      ->envname("DELTASTREAM_TLS_CERT");
+  app.add_option("--tls-key", options.server.tls_key_file, "PEM private key of --tls-cert")
+      ->envname("DELTASTREAM_TLS_KEY");
   add_curve_options(app, options.link.curve, curve_role::client);
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, critical or off")
       ->envname("DELTASTREAM_LOG_LEVEL")
@@ -127,6 +132,9 @@ gateway_options parse_gateway_options(int argc, char** argv) {
     std::exit(app.exit(done));
   } catch (const CLI::ParseError& error) {
     throw config_error(error.what());
+  }
+  if (options.server.tls_cert_file.empty() != options.server.tls_key_file.empty()) {
+    throw config_error("--tls-cert and --tls-key: give both, or neither for plain HTTP");
   }
   if (!token_file.empty()) options.server.access.tokens = access_tokens::load(token_file);
   load_curve_settings(options.link.curve, curve_role::client);

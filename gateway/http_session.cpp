@@ -1,5 +1,6 @@
 #include "gateway/http_session.hpp"
 
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include "common/logging.hpp"
@@ -10,26 +11,48 @@ namespace deltastream::gateway {
 
 namespace http = beast::http;
 
-http_session::http_session(tcp::socket&& socket, gateway_context& context, connection_token token)
-    : stream_(std::move(socket)), context_(context), token_(std::move(token)) {}
+template <class Stream>
+void http_session<Stream>::run() {
+  if constexpr (is_tls<Stream>) {
+    // The handshake has a request's time limit: a client that connects and says
+    // nothing is cut off either way.
+    beast::get_lowest_layer(stream_).expires_after(context_.settings.http_timeout);
+    stream_.async_handshake(boost::asio::ssl::stream_base::server,
+                            beast::bind_front_handler(&http_session::on_handshake,
+                                                      this->shared_from_this()));
+  } else {
+    read_next();
+  }
+}
 
-void http_session::run() { read_next(); }
+template <class Stream>
+void http_session<Stream>::on_handshake(beast::error_code error) {
+  if (error) {
+    // Plain HTTP on the TLS port, a scanner, a client that distrusts our certificate:
+    // normal enough on an open port, and not worth the log above debug.
+    module_logger("http")->debug("TLS handshake failed: {}", error.message());
+    return;  // the session ends, the socket closes
+  }
+  read_next();
+}
 
-void http_session::read_next() {
+template <class Stream>
+void http_session<Stream>::read_next() {
   parser_.emplace();
   parser_->body_limit(context_.settings.max_body_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(context_.settings.max_header_bytes));
   // A client that opens a connection and sends nothing is cut off after the timeout.
-  stream_.expires_after(context_.settings.http_timeout);
+  beast::get_lowest_layer(stream_).expires_after(context_.settings.http_timeout);
   http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+                   beast::bind_front_handler(&http_session::on_read, this->shared_from_this()));
 }
 
-void http_session::on_read(beast::error_code error, std::size_t) {
-  if (error == http::error::end_of_stream || error == beast::error::timeout) {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    return;
+template <class Stream>
+void http_session<Stream>::on_read(beast::error_code error, std::size_t) {
+  // A TLS client that closes without close_notify truncates the stream: a hang-up too.
+  if (error == http::error::end_of_stream || error == beast::error::timeout ||
+      error == boost::asio::ssl::error::stream_truncated) {
+    return shut_down();
   }
   if (error == http::error::body_limit) {
     return refuse(http::status::payload_too_large,
@@ -58,13 +81,13 @@ void http_session::on_read(beast::error_code error, std::size_t) {
   }
   if (upgrade && target &&
       (target->path == "/v1/lr/stream" || target->path == "/v1/lr/stream/")) {
-    stream_.expires_never();  // the WebSocket sets its own timeouts
-    std::make_shared<websocket_session>(stream_.release_socket(), context_, std::move(token_))
+    beast::get_lowest_layer(stream_).expires_never();  // the WebSocket sets its own timeouts
+    std::make_shared<websocket_session<Stream>>(std::move(stream_), context_, std::move(token_))
         ->run(std::move(request));
     return;
   }
   route_request(context_, request,
-                [self = shared_from_this(), keep_alive = request.keep_alive(),
+                [self = this->shared_from_this(), keep_alive = request.keep_alive(),
                  version = request.version()](http_response response) {
                   response.version(version);
                   response.keep_alive(keep_alive);
@@ -72,45 +95,67 @@ void http_session::on_read(beast::error_code error, std::size_t) {
                 });
 }
 
-void http_session::send(http_response response) {
+template <class Stream>
+void http_session<Stream>::send(http_response response) {
   pending_ = std::make_shared<http_response>(std::move(response));
   const bool close = pending_->need_eof();
-  stream_.expires_after(context_.settings.http_timeout);
+  beast::get_lowest_layer(stream_).expires_after(context_.settings.http_timeout);
   http::async_write(stream_, *pending_,
-                    beast::bind_front_handler(&http_session::on_write, shared_from_this(), close));
+                    beast::bind_front_handler(&http_session::on_write, this->shared_from_this(), close));
 }
 
-void http_session::on_write(bool close, beast::error_code error, std::size_t) {
+template <class Stream>
+void http_session<Stream>::on_write(bool close, beast::error_code error, std::size_t) {
   pending_.reset();
   if (error) return;
   if (close) return linger_close();
   read_next();
 }
 
-void http_session::linger_close() {
+template <class Stream>
+void http_session<Stream>::shut_down() {
+  if constexpr (is_tls<Stream>) {
+    // close_notify, then wait for the client's; 5 s at most.
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+  } else {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+}
+
+template <class Stream>
+void http_session<Stream>::linger_close() {
   // Close our side, then read and discard what the client is still sending (the body
   // of a request we refused, typically): closing with unread data would reset the
   // connection, and the client would never see our answer. Bounded in time and bytes.
-  beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream_.expires_after(std::chrono::seconds(5));
-  drain_buffer_.resize(64 << 10);
-  drain_next(16 << 20);
+  // TLS's shutdown does both: OpenSSL discards what arrives before the close_notify.
+  shut_down();
+  if constexpr (!is_tls<Stream>) {
+    stream_.expires_after(std::chrono::seconds(5));
+    drain_buffer_.resize(64 << 10);
+    drain_next(16 << 20);
+  }
 }
 
-void http_session::drain_next(std::size_t budget) {
+template <class Stream>
+void http_session<Stream>::drain_next(std::size_t budget) {
   stream_.async_read_some(
       boost::asio::buffer(drain_buffer_),
-      [self = shared_from_this(), budget](beast::error_code error, std::size_t bytes) {
+      [self = this->shared_from_this(), budget](beast::error_code error, std::size_t bytes) {
         if (error || bytes >= budget) return;  // done: the session ends, the socket closes
         self->drain_next(budget - bytes);
       });
 }
 
-void http_session::refuse(http::status status, const std::string& message) {
+template <class Stream>
+void http_session<Stream>::refuse(http::status status, const std::string& message) {
   auto response = json_error(status, message);
   response.keep_alive(false);
   send(std::move(response));
 }
+
+template class http_session<plain_stream>;
+template class http_session<tls_stream>;
 
 }  // namespace deltastream::gateway

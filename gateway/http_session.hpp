@@ -10,29 +10,37 @@
 #include "gateway/api_router.hpp"
 #include "gateway/client_connections.hpp"
 #include "gateway/gateway_context.hpp"
+#include "gateway/session_stream.hpp"
 
 namespace deltastream::gateway {
 
 namespace beast = boost::beast;
 using tcp = boost::asio::ip::tcp;
 
-// One HTTP connection: reads requests within the size and time limits, answers them
+// One HTTP connection, plain or TLS (Stream: plain_stream or tls_stream): the TLS
+// handshake first, then reads requests within the size and time limits, answers them
 // one at a time through the router, and hands WebSocket upgrades to a websocket_session.
-class http_session : public std::enable_shared_from_this<http_session> {
+template <class Stream>
+class http_session : public std::enable_shared_from_this<http_session<Stream>> {
  public:
-  http_session(tcp::socket&& socket, gateway_context& context, connection_token token);
+  // `stream_args` make the Stream: the socket, and for TLS the ssl::context.
+  template <class... StreamArgs>
+  http_session(gateway_context& context, connection_token token, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...), context_(context), token_(std::move(token)) {}
   void run();
 
  private:
+  void on_handshake(beast::error_code error);
   void read_next();
   void on_read(beast::error_code error, std::size_t bytes);
   void send(http_response response);
   void on_write(bool close, beast::error_code error, std::size_t bytes);
   void refuse(beast::http::status status, const std::string& message);
+  void shut_down();
   void linger_close();
   void drain_next(std::size_t budget);
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   gateway_context& context_;
   connection_token token_;  // released when the connection ends, or handed on upgrade
   beast::flat_buffer buffer_;

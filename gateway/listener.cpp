@@ -49,7 +49,14 @@ void listener::on_accept(boost::beast::error_code error, net::ip::tcp::socket so
     if (peer_error) {
       // Gone already (reset before we got to it): nothing to serve.
     } else if (auto token = connections_->admit(peer.address())) {
-      std::make_shared<http_session>(std::move(socket), context_, std::move(*token))->run();
+      if (context_.tls) {
+        std::make_shared<http_session<tls_stream>>(context_, std::move(*token), std::move(socket),
+                                                   *context_.tls)
+            ->run();
+      } else {
+        std::make_shared<http_session<plain_stream>>(context_, std::move(*token), std::move(socket))
+            ->run();
+      }
     } else {
       refuse_crowded(socket, client_connections::client_of(peer.address()));
     }
@@ -64,10 +71,15 @@ void listener::refuse_crowded(net::ip::tcp::socket& socket, const net::ip::addre
   // No session, no timer, no buffer for it: one write that a fresh socket's send buffer
   // takes at once (non-blocking, so never waits on the client), then close. A request the
   // client already sent stays unread, so its kernel may see a reset instead of the answer.
+  // Over TLS, no answer: it would take a handshake, the very work the limit saves.
+  boost::beast::error_code ignored;
+  if (context_.tls) {
+    socket.close(ignored);
+    return;
+  }
   auto response = json_error(boost::beast::http::status::too_many_requests,
                              "too many connections from " + client.to_string());
   response.keep_alive(false);
-  boost::beast::error_code ignored;
   socket.non_blocking(true, ignored);
   boost::beast::http::write(socket, response, ignored);
   socket.shutdown(net::ip::tcp::socket::shutdown_both, ignored);

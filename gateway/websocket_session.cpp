@@ -19,17 +19,22 @@ std::string fit_close_reason(std::string reason) {
 }
 }  // namespace
 
-websocket_session::websocket_session(tcp::socket&& socket, gateway_context& context,
-                                     connection_token token)
-    : ws_(std::move(socket)),
+template <class Stream>
+websocket_session<Stream>::websocket_session(Stream&& stream, gateway_context& context,
+                                             connection_token token)
+    : ws_(std::move(stream)),
       context_(context),
       token_(std::move(token)),
       close_deadline_(context.io),
       lease_timer_(context.io) {}
 
-websocket_session::~websocket_session() { leave_hub(); }
+template <class Stream>
+websocket_session<Stream>::~websocket_session() {
+  leave_hub();
+}
 
-void websocket_session::run(http::request<http::string_body> request) {
+template <class Stream>
+void websocket_session<Stream>::run(http::request<http::string_body> request) {
   request_ = std::move(request);
   const auto target = parse_target({request_.target().data(), request_.target().size()});
   if (!target) return reject(http::status::bad_request, "malformed request target");
@@ -68,13 +73,15 @@ void websocket_session::run(http::request<http::string_body> request) {
   send_attach();
 }
 
-void websocket_session::send_attach() {
-  context_.link.call(attach_, [self = shared_from_this()](const proto::control_reply& reply) {
+template <class Stream>
+void websocket_session<Stream>::send_attach() {
+  context_.link.call(attach_, [self = this->shared_from_this()](const proto::control_reply& reply) {
     self->on_attached(reply);
   });
 }
 
-void websocket_session::on_attached(const proto::control_reply& reply) {
+template <class Stream>
+void websocket_session<Stream>::on_attached(const proto::control_reply& reply) {
   if (ended_) {
     return reject(http::status::conflict, close_reason_.reason.empty()
                                               ? std::string("taken over by a new consumer")
@@ -86,7 +93,7 @@ void websocket_session::on_attached(const proto::control_reply& reply) {
     // died: wait once for its lease to run out before answering 409.
     retried_attach_ = true;
     lease_timer_.expires_after(std::chrono::milliseconds(*reply.retry_after_ms + 100));
-    lease_timer_.async_wait([self = shared_from_this()](beast::error_code error) {
+    lease_timer_.async_wait([self = this->shared_from_this()](beast::error_code error) {
       if (!error && !self->ended_) self->send_attach();
     });
     return;
@@ -120,21 +127,23 @@ void websocket_session::on_attached(const proto::control_reply& reply) {
   // read_next() reads in pieces and enforces --max-frame-bytes itself.
   ws_.read_message_max(0);
   ws_.async_accept(request_, beast::bind_front_handler(&websocket_session::on_accept,
-                                                       shared_from_this()));
+                                                       this->shared_from_this()));
 }
 
-void websocket_session::reject(http::status status, const std::string& message) {
+template <class Stream>
+void websocket_session<Stream>::reject(http::status status, const std::string& message) {
   ended_ = true;
   leave_hub();
   auto response = std::make_shared<http_response>(json_error(status, message));
   response->keep_alive(false);
-  http::async_write(beast::get_lowest_layer(ws_), *response,
-                    [self = shared_from_this(), response](beast::error_code, std::size_t) {
+  http::async_write(ws_.next_layer(), *response,  // through TLS, when there is TLS
+                    [self = this->shared_from_this(), response](beast::error_code, std::size_t) {
                       self->close_now();
                     });
 }
 
-void websocket_session::on_accept(beast::error_code error) {
+template <class Stream>
+void websocket_session<Stream>::on_accept(beast::error_code error) {
   if (error) {
     ended_ = true;
     leave_hub();
@@ -153,8 +162,9 @@ void websocket_session::on_accept(beast::error_code error) {
   }
 }
 
-void websocket_session::renew_lease() {
-  std::weak_ptr<websocket_session> weak = shared_from_this();
+template <class Stream>
+void websocket_session<Stream>::renew_lease() {
+  std::weak_ptr<websocket_session> weak = this->shared_from_this();
   lease_timer_.expires_after(lease_renewal_interval);
   lease_timer_.async_wait([weak](beast::error_code error) {
     auto self = weak.lock();
@@ -176,12 +186,14 @@ void websocket_session::renew_lease() {
   });
 }
 
-void websocket_session::read_next() {
+template <class Stream>
+void websocket_session<Stream>::read_next() {
   ws_.async_read_some(read_buffer_, read_piece_bytes,
-                      beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+                      beast::bind_front_handler(&websocket_session::on_read, this->shared_from_this()));
 }
 
-void websocket_session::on_read(beast::error_code error, std::size_t) {
+template <class Stream>
+void websocket_session<Stream>::on_read(beast::error_code error, std::size_t) {
   if (error) {  // the client closed, vanished or broke the protocol: Beast answered it
     ended_ = true;
     leave_hub();
@@ -205,7 +217,8 @@ void websocket_session::on_read(beast::error_code error, std::size_t) {
   read_next();
 }
 
-void websocket_session::handle_ack(std::string_view text) {
+template <class Stream>
+void websocket_session<Stream>::handle_ack(std::string_view text) {
   if (role_ == role::observer) {
     return send_error_frame("observers do not ACK (this connection has mode=observe)");
   }
@@ -221,25 +234,28 @@ void websocket_session::handle_ack(std::string_view text) {
   ack.op = proto::control_op::ack;
   ack.stream = stream_;
   ack.ack_lsn = position;
-  std::weak_ptr<websocket_session> weak = shared_from_this();
+  std::weak_ptr<websocket_session> weak = this->shared_from_this();
   context_.link.call(ack, [weak](const proto::control_reply& reply) {
     if (reply.ok) return;  // pgdeltastream sent nothing on success; neither do we
     if (auto self = weak.lock()) self->send_error_frame("ACK not committed: " + reply.error);
   });
 }
 
-void websocket_session::send_error_frame(const std::string& message) {
+template <class Stream>
+void websocket_session<Stream>::send_error_frame(const std::string& message) {
   if (ended_) return;
   enqueue(std::make_shared<const std::string>(json_object().add("error", message).str()));
 }
 
-void websocket_session::deliver(std::shared_ptr<const std::string> payload, lsn position) {
+template <class Stream>
+void websocket_session<Stream>::deliver(std::shared_ptr<const std::string> payload, lsn position) {
   if (ended_) return;
   enqueue(std::move(payload));
   if (!ended_) delivered_ = std::max(delivered_, position);
 }
 
-void websocket_session::enqueue(std::shared_ptr<const std::string> payload) {
+template <class Stream>
+void websocket_session<Stream>::enqueue(std::shared_ptr<const std::string> payload) {
   // The bound is on what waits behind the frame being written: one huge transaction
   // may be in flight, and the next message is not a reason to give up on the client.
   const auto limit = context_.settings.max_queue_bytes;
@@ -255,11 +271,12 @@ void websocket_session::enqueue(std::shared_ptr<const std::string> payload) {
   if (accepted_ && !writing_) write_next();
 }
 
-void websocket_session::write_next() {
+template <class Stream>
+void websocket_session<Stream>::write_next() {
   if (queue_.empty()) {
     if (closing_) {
       writing_ = true;  // the close frame is a write too: one at a time
-      ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {
+      ws_.async_close(close_reason_, [self = this->shared_from_this()](beast::error_code) {
         self->writing_ = false;
       });
     }
@@ -268,10 +285,11 @@ void websocket_session::write_next() {
   writing_ = true;
   ws_.text(true);
   ws_.async_write(boost::asio::buffer(*queue_.front()),
-                  beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+                  beast::bind_front_handler(&websocket_session::on_write, this->shared_from_this()));
 }
 
-void websocket_session::on_write(beast::error_code error, std::size_t) {
+template <class Stream>
+void websocket_session<Stream>::on_write(beast::error_code error, std::size_t) {
   writing_ = false;
   if (error) {
     ended_ = true;
@@ -284,7 +302,8 @@ void websocket_session::on_write(beast::error_code error, std::size_t) {
   write_next();
 }
 
-void websocket_session::end(close_code code, std::string reason) {
+template <class Stream>
+void websocket_session<Stream>::end(close_code code, std::string reason) {
   if (ended_) return;
   ended_ = true;
   leave_hub();
@@ -304,18 +323,20 @@ void websocket_session::end(close_code code, std::string reason) {
   if (!writing_) write_next();
   // A client that reads nothing never lets the close frame out: cut it after 5 s.
   close_deadline_.expires_after(std::chrono::seconds(5));
-  close_deadline_.async_wait([self = shared_from_this()](beast::error_code error) {
+  close_deadline_.async_wait([self = this->shared_from_this()](beast::error_code error) {
     if (!error) self->close_now();
   });
 }
 
-void websocket_session::close_now() {
+template <class Stream>
+void websocket_session<Stream>::close_now() {
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
   beast::get_lowest_layer(ws_).socket().close(ignored);
 }
 
-void websocket_session::leave_hub() {
+template <class Stream>
+void websocket_session<Stream>::leave_hub() {
   if (!in_hub_) return;
   in_hub_ = false;
   context_.hub.remove(stream_, this);
@@ -328,5 +349,8 @@ void websocket_session::leave_hub() {
     context_.link.call(unhold, [](const proto::control_reply&) {});
   }
 }
+
+template class websocket_session<plain_stream>;
+template class websocket_session<tls_stream>;
 
 }  // namespace deltastream::gateway

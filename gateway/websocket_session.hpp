@@ -11,6 +11,7 @@
 
 #include "gateway/client_connections.hpp"
 #include "gateway/gateway_context.hpp"
+#include "gateway/session_stream.hpp"
 #include "gateway/stream_hub.hpp"
 
 namespace deltastream::gateway {
@@ -22,12 +23,14 @@ using tcp = boost::asio::ip::tcp;
 // One WebSocket on /v1/lr/stream: attaches its stream through the reader before the
 // upgrade (so an unknown slot is an HTTP 404, not a silent socket), then sends one text
 // frame per change from a bounded queue and relays the consumer's ACKs to the reader.
-class websocket_session : public std::enable_shared_from_this<websocket_session>,
+// Over plain_stream or tls_stream, as the http_session that it takes over from.
+template <class Stream>
+class websocket_session : public std::enable_shared_from_this<websocket_session<Stream>>,
                           public stream_client {
  public:
   enum class role { consumer, observer };
 
-  websocket_session(tcp::socket&& socket, gateway_context& context, connection_token token);
+  websocket_session(Stream&& stream, gateway_context& context, connection_token token);
   ~websocket_session() override;
 
   void run(beast::http::request<beast::http::string_body> request);
@@ -57,7 +60,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   // The reader's lease lasts 5 s (reader/consumer_leases.hpp): renew well within it.
   static constexpr std::chrono::seconds lease_renewal_interval{1};
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   gateway_context& context_;
   connection_token token_;  // the http_session's: counts this connection for its client
   beast::http::request<beast::http::string_body> request_;

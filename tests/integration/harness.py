@@ -266,10 +266,14 @@ class Gateway:
             raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.output()}")
         return True
 
+    def connection(self):
+        """A new http.client connection to the gateway (test_tls.py's makes it HTTPS)."""
+        import http.client
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
     def http(self, method, path, body=None, headers=None):
         """(status, parsed JSON body) of one request."""
-        import http.client
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn = self.connection()
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
         data = response.read()
