@@ -31,7 +31,9 @@ struct gateway_settings {
   std::size_t max_connections_per_client = 256;  // open at once from one address
   // The reader sends a heartbeat per stream every second; silence past this ends the
   // stream's connections so that they resume elsewhere or later.
-  std::chrono::milliseconds reader_silence_limit{5'000};
+  // 10 s, not less: a heartbeat queues behind a huge transaction's message (144 MB for
+  // a million rows), and on a loaded machine that can take seconds to pass.
+  std::chrono::milliseconds reader_silence_limit{10'000};
   int database_threads = 2;
   access_policy access;
   std::string tls_cert_file;  // both or neither: with them every connection is TLS
