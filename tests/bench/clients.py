@@ -1,0 +1,151 @@
+"""The clients that drain a stream: a WebSocket consumer (python3-websockets), a ZeroMQ
+SUB on the reader alone, and pg_recvlogical with the reader's wal2json options. Each
+counts rows without parsing whole messages (the client must not be the bottleneck) and
+returns the wall time from its first connection to the last row."""
+
+import asyncio
+import json
+import os
+import subprocess
+import threading
+import time
+
+import websockets
+import zmq
+
+from stack import cpu_seconds, peak_mib, wait_until
+
+# reader/stream.cpp: format-version 1, include-lsn on, pretty-print off.
+WAL2JSON_OPTIONS = ["-o", "format-version=1", "-o", "include-lsn=on", "-o", "pretty-print=off"]
+INSERT = b'"kind":"insert"'
+DATA, STREAM_END = 1, 3  # proto/PROTOCOL.md: the kind, byte 1 of the header frame
+
+
+def nextlsn(message):
+    """wal2json's "nextlsn" from the head of a message: {"nextlsn":"0/16D3A08","change":…"""
+    head = message[:64] if isinstance(message, bytes) else message[:64].encode()
+    start = head.index(b'"nextlsn":"') + 11
+    return head[start:head.index(b'"', start)].decode()
+
+
+def sent_ns(message):
+    """The last column of the last row: the writer's time.time_ns() when it sent the row."""
+    if isinstance(message, str):
+        message = message.encode()
+    start = message.rindex(b'"columnvalues":[') + 16
+    return int(message[start:message.index(b"]", start)].rsplit(b",", 1)[-1])
+
+
+def ws_drain(url, rows, before_close, timeout):
+    """Consume `url` until `rows` inserts arrived; ACK the last nextlsn. Returns
+    (seconds, payload bytes, last nextlsn, what before_close() returned, client CPU s)."""
+
+    async def run():
+        started, client = time.perf_counter(), time.process_time()
+        async with websockets.connect(url, max_size=None, compression=None, ping_interval=None,
+                                      open_timeout=timeout, close_timeout=2) as ws:
+            seen = size = 0
+            last = None
+            while seen < rows:
+                message = await asyncio.wait_for(ws.recv(), timeout)
+                data = message.encode() if isinstance(message, str) else message
+                seen += data.count(INSERT)
+                size += len(data)
+                last = data
+            elapsed, client = time.perf_counter() - started, time.process_time() - client
+            lsn = nextlsn(last)
+            await ws.send(json.dumps({"lsn": lsn}))
+            observed = before_close(lsn)
+            return elapsed, size, lsn, observed, client
+
+    return asyncio.run(run())
+
+
+def zmq_drain(stack, stream, rows, before_detach, timeout):
+    """Subscribe to `stream` on the reader's PUB, attach it, read until `rows` inserts,
+    ACK the last message over the control socket, detach. Returns like ws_drain."""
+    client = time.process_time()
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, stream.encode() + b"\0")
+    sub.connect(stack.publish_url)
+    time.sleep(0.2)  # a SUB connects asynchronously; the attach's first frames must reach it
+    try:
+        started = time.perf_counter()
+        stack.control.ok("attach", stream=stream)
+        seen = size = 0
+        last = None
+        while seen < rows:
+            if not sub.poll(int(timeout * 1000)):
+                raise TimeoutError(f"ZeroMQ drain: {seen} of {rows} rows")
+            _, header, payload = sub.recv_multipart()
+            kind = header[1]
+            if kind == DATA:
+                seen += payload.count(INSERT)
+                size += len(payload)
+                last = payload
+            elif kind == STREAM_END:
+                raise RuntimeError(f"stream ended: {payload!r}")
+        elapsed, client = time.perf_counter() - started, time.process_time() - client
+        lsn = nextlsn(last)
+        stack.control.ok("ack", stream=stream, lsn=lsn)
+        observed = before_detach(lsn)
+        stack.control.ok("detach", stream=stream)
+        return elapsed, size, lsn, observed, client
+    finally:
+        sub.close()
+
+
+def recvlogical_args(pg, slot):
+    return ["pg_recvlogical", "-d", pg.dsn, "--slot", slot, "--start", "--no-loop",
+            *WAL2JSON_OPTIONS]
+
+
+def recvlogical_drain(pg, slot, endpos, timeout):
+    """pg_recvlogical to /dev/null, stopping at `endpos`. Returns (seconds, walsender CPU
+    seconds, walsender peak RSS MiB), read from /proc every 10 ms while it runs (it ends
+    with pg_recvlogical; what it spends in its last 10 ms is not counted)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(recvlogical_args(pg, slot) + ["--endpos", endpos, "-f", "/dev/null"])
+    pid, cpu, peak = _poll_walsender(pg, slot, process, started + timeout)
+    if process.wait(timeout) != 0:
+        raise RuntimeError(f"pg_recvlogical exited with {process.returncode}")
+    elapsed = time.perf_counter() - started
+    # Gone, not just released: it releases the slot before it exits.
+    wait_until(lambda: not pid or not os.path.exists(f"/proc/{pid}"), 15, f"walsender {pid} to end")
+    return elapsed, cpu, peak
+
+
+def _poll_walsender(pg, slot, process, deadline):
+    """(walsender PID, CPU seconds, peak RSS MiB): CPU time and VmHWM only grow, so the
+    last readings before the walsender ends are its totals."""
+    pid, cpu, peak = None, 0.0, 0.0
+    while process.poll() is None and time.perf_counter() < deadline:
+        pid = pid or pg.walsender(slot)
+        if pid:
+            try:
+                cpu = max(cpu, cpu_seconds(pid))
+            except (OSError, IndexError):  # ending
+                pass
+            peak = max(peak, peak_mib(pid) or 0.0)
+        time.sleep(0.01 if pid else 0.002)
+    return pid, cpu, peak
+
+
+class RecvlogicalFollower:
+    """pg_recvlogical --start to stdout, read line by line: the latency floor."""
+
+    def __init__(self, pg, slot, on_message):
+        self.process = subprocess.Popen(recvlogical_args(pg, slot) + ["-f", "-"],
+                                        stdout=subprocess.PIPE)
+        self.thread = threading.Thread(target=self._read, args=(on_message,), daemon=True)
+        self.thread.start()
+
+    def _read(self, on_message):
+        for line in self.process.stdout:
+            on_message(line, time.time_ns())
+
+    def close(self):
+        self.process.terminate()
+        self.process.wait(10)
+        self.thread.join(5)

@@ -1,0 +1,110 @@
+"""Figure 3, fan-out: 1, 10, 100, 1000 observers (&mode=observe) on one stream at a fixed
+total of deliveries/s (transactions/s = total / observers, capped at what the writer
+sustains). One consumer ACKs between steps so that the stream never replays old steps.
+Per step: latency percentiles, gateway CPU and resident memory per connection, closes."""
+
+import asyncio
+import json
+import time
+
+import websockets
+
+from clients import nextlsn
+from latency import percentiles
+from observers import Crowd
+from stack import cpu_seconds, status_kib, wait_until
+from writer import create_table, paced_writes
+
+TABLE = "bench_fanout"
+
+
+async def _step(config, pg, stack, stream, consumer, count):
+    gateway = stack.gateway.pid
+    rss_before = status_kib(gateway, "VmRSS")
+    crowd = Crowd(stack.port, stream)
+    connect_started = time.monotonic()
+    try:
+        await crowd.connect(count)
+        connect_seconds = time.monotonic() - connect_started
+        rss_connected = status_kib(gateway, "VmRSS")  # idle connections: their own cost
+        rate = min(config.fanout_total / count, config.fanout_max_rate)
+        loop = asyncio.get_running_loop()
+        cpu_before, client_before, wall_before = cpu_seconds(gateway), time.process_time(), time.monotonic()
+        crowd.since_ns = time.time_ns()
+        writing = loop.run_in_executor(None, paced_writes, pg.dsn, TABLE, rate, config.fanout_seconds)
+        rss_peak = rss_connected
+        while not writing.done():
+            rss_peak = max(rss_peak, status_kib(gateway, "VmRSS"))
+            await asyncio.sleep(0.2)
+        written, achieved = writing.result()
+        deadline = time.monotonic() + 5
+        while len(crowd.latencies) < written * count and time.monotonic() < deadline and not crowd.closes:
+            await asyncio.sleep(0.05)
+        wall = time.monotonic() - wall_before
+        gateway_cpu = cpu_seconds(gateway) - cpu_before
+        client_cpu = time.process_time() - client_before
+        delivered = len(crowd.latencies)
+        await consumer.ack()
+        return {"observers": count, "tx_rate": achieved, "expected": written * count, "delivered": delivered,
+                "deliveries_per_s": delivered * achieved / max(written, 1),  # over the writing time
+                "connect_seconds": connect_seconds,
+                "gateway_cpu": gateway_cpu, "gateway_core_share": gateway_cpu / wall,
+                "gateway_us_per_delivery": gateway_cpu / max(delivered, 1) * 1e6,
+                "rss_before_mib": rss_before / 1024, "rss_peak_mib": rss_peak / 1024,
+                "rss_per_connection_kib": (rss_peak - rss_before) / count,
+                "idle_kib_per_connection": (rss_connected - rss_before) / count,
+                "disconnects": len(crowd.closes), "close_reasons": sorted(set(crowd.closes))[:5],
+                "client_core_share": client_cpu / wall, **percentiles(crowd.latencies)}
+    finally:
+        crowd.close()
+        await asyncio.sleep(0.5)
+
+
+class Consumer:
+    """The stream's one consumer: reads everything, ACKs the last message when asked."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.last = None
+        self.task = asyncio.ensure_future(self._read())
+
+    async def _read(self):
+        try:
+            while True:
+                self.last = await self.ws.recv()
+        except websockets.exceptions.ConnectionClosed:
+            pass  # the end of the run, or a close that ack() then reports
+
+    async def ack(self):
+        await asyncio.sleep(0.2)
+        if self.last is not None:
+            await self.ws.send(json.dumps({"lsn": nextlsn(self.last)}))
+
+
+def run(config, pg, stack):
+    create_table(pg, TABLE)
+
+    async def main():
+        stream = stack.create_stream()
+        steps = []
+        async with websockets.connect(stack.ws_url(stream), max_size=None, compression=None,
+                                      ping_interval=None) as ws:
+            consumer = Consumer(ws)
+            wait_until(lambda: pg.walsender(stream), 15, "the stream to start")
+            # Warm-up: the gateway's first traffic grows its heap; not any step's cost.
+            await asyncio.get_running_loop().run_in_executor(None, paced_writes, pg.dsn, TABLE, 1000, 2)
+            await consumer.ack()
+            for count in config.observers:
+                step = await _step(config, pg, stack, stream, consumer, count)
+                steps.append(step)
+                print(f"  {count} observers: {step['deliveries_per_s']:.0f} deliveries/s, p99 "
+                      f"{step['p99'] if step['p99'] is None else round(step['p99'], 2)} ms, gateway "
+                      f"{step['gateway_core_share'] * 100:.0f}% of a core, "
+                      f"{step['rss_per_connection_kib']:.0f} KiB/connection, "
+                      f"{step['disconnects']} disconnects, client {step['client_core_share'] * 100:.0f}% "
+                      f"of a core", flush=True)
+            consumer.task.cancel()
+        stack.drop_stream(stream)
+        return steps
+
+    return asyncio.run(main())

@@ -1,0 +1,170 @@
+"""Prints the table and writes docs/benchmarks.md with the charts. Also runs alone on
+a saved run: python3 tests/bench/report.py LOG_DIR/results.json --docs docs"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+
+import targets
+
+# Text after this line in docs/benchmarks.md is written by hand and kept across runs.
+KEEP = "<!-- Observations below are written by hand and kept when run.sh rewrites this file. -->"
+
+
+def machine():
+    model = memory = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    return {"nproc": os.cpu_count(), "model": model, "memory": memory, "kernel": platform.release()}
+
+
+def commit():
+    """HEAD, and whether the sources built differ from it (others may be editing the tree)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "CMakeLists.txt", "common", "proto",
+                                  "reader", "gateway"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return head + (" with uncommitted changes to the sources" if changed.strip() else "")
+
+
+def _kept(path):
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        text = f.read()
+    return text.split(KEEP, 1)[1].strip() if KEEP in text else ""
+
+
+def print_table(results):
+    table = targets.rows(results)
+    print()
+    print(targets.text_table(table))
+    return table
+
+
+def write(results, config):
+    table = print_table(results)
+    import charts  # matplotlib: only once there is something to draw (run.sh --help needs none)
+    out_dir = os.path.join(config.docs, "bench")
+    drawn = charts.draw(results, out_dir)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    m = machine()
+    c = results["config"]
+    path = os.path.join(config.docs, "benchmarks.md")
+    kept = _kept(path)
+    mode = "quick (`--quick`)" if results["quick"] else "full (the default)"
+    workloads = ", ".join(f"{t}x{r}" for t, r in c["workloads"])
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `tests/bench/run.sh` (issue 6). Every comparison is side by side in one run, "
+        "the median of alternated rounds.",
+        "",
+        f"- **Run**: {results['started']}, {mode} mode, {c['rounds']} rounds, "
+        f"{results['seconds'] / 60:.1f} minutes of measuring, built from the working tree at commit "
+        f"`{results.get('commit') or commit()}`",
+        f"- **Machine**: {m['nproc']} CPUs ({m['model']}), {m['memory']} of memory, Linux {m['kernel']}; "
+        f"load average {results.get('load_start', 0):.1f} at the start and {results.get('load_end', 0):.1f} "
+        "at the end of the run",
+        f"- **PostgreSQL**: {results['postgres']} (throwaway cluster from `deploy/local-postgres.sh`, "
+        "`fsync = off`, autovacuum off)",
+        f"- **Command**: `{config.command}`",
+        "",
+        "**These figures come from a shared machine**: other engineers' builds and test suites "
+        "may have been using the 2 CPUs during the run, so absolute figures are noisy and can move "
+        "by tens of percent between runs. Compare the ratios of one run (each round measures both "
+        "sides back to back, and the ratio is the median of the rounds' own ratios).",
+        "",
+        "## Results",
+        "",
+        targets.markdown_table(table),
+        "",
+        "## How each figure is measured",
+        "",
+        f"1. **Throughput** ({workloads}; transactions x rows): the rows are written first, "
+        "with three slots created at the same point before the writes; one is drained by "
+        "reader + gateway to a python3-websockets consumer (which ACKs the last `nextlsn` at "
+        "the end), one by a second reader with no gateway to a ZeroMQ SUB, one by "
+        "`pg_recvlogical --endpos … -f /dev/null` with the reader's wal2json options "
+        "(`format-version=1`, `include-lsn=on`, `pretty-print=off`). Time is from the client's "
+        "first connection to its last row. MB/s counts the wal2json messages' bytes. CPU is "
+        "utime+stime from `/proc/PID/stat` before and after: the walsender of the stream's slot "
+        "(its `active_pid`), the reader and the gateway; pg_recvlogical's walsender by "
+        "polling `/proc` every 10 ms while it runs (it ends with pg_recvlogical).",
+        f"2. **Latency** ({', '.join(f'{r:,}' for r in c['rates'])} single-row transactions/s, "
+        f"{c['latency_seconds']:g} s each): writer processes pace the commits; each row carries "
+        "`time.time_ns()` taken just before its INSERT is sent, and the client subtracts it from "
+        "the arrival time (same machine, same clock), so a figure includes the INSERT and COMMIT "
+        "round trip. deltastream's client is a python3-websockets consumer; the floor is "
+        "pg_recvlogical writing to a pipe read line by line. Each side gets a fresh slot.",
+        f"3. **Fan-out** ({', '.join(str(o) for o in c['observers'])} observers, `&mode=observe`, "
+        f"{c['fanout_total']:,} deliveries/s in total, transactions/s capped at "
+        f"{c['fanout_max_rate']:,}, {c['fanout_seconds']:g} s per step): the observers are a bare "
+        "RFC 6455 client on asyncio in one process (so the client costs little; all from "
+        "127.0.0.1, so the gateway's per-address connection limit is lifted), and one "
+        "consumer ACKs between steps. KiB per connection is (peak VmRSS during the step - VmRSS "
+        "before connecting) / observers. The capacity estimate divides the last step's "
+        "deliveries/s by the gateway's share of a core; it is not a measured saturation point. "
+        "When the client process is near 100% of a core, its own queueing is in the latency.",
+        f"4. **Snapshot** ({c['snapshot_rows']:,} rows): one `/v1/init`, then every row through "
+        f"`POST /v1/snapshot/data` with `order_by` id on one keep-alive connection, in pages of "
+        f"{c['page_rows']:,} and of {c['largest_page_rows']:,} (`--max-page-rows`, the largest "
+        "page the gateway serves by default, so its fastest full-table read), against "
+        "`psql -c \"\\copy (select row_to_json(t) from t t) to /dev/null\"`.",
+        f"5. **One {c['big_rows']:,}-row transaction**: written, then drained by a fresh reader + "
+        "gateway to a WebSocket consumer and by pg_recvlogical; time to the last row, and peak "
+        "RSS (`VmHWM` in `/proc/PID/status`) of reader, gateway and the walsender.",
+        "",
+        "## Charts",
+        "",
+    ]
+    titles = {"throughput": "Throughput and CPU per million rows", "latency": "Latency",
+              "fanout": "Fan-out", "snapshot": "Snapshot", "bigtx": "One huge transaction"}
+    for key, name in drawn:
+        lines += [f"### {titles[key]}", "", f"![{titles[key]}](bench/{name})", ""]
+    lines += [
+        "## Reproducing",
+        "",
+        "```sh",
+        "./tests/bench/run.sh            # full: about 15 minutes on 2 cores, plus the build",
+        "./tests/bench/run.sh --quick    # about 3 minutes, smaller sizes",
+        "./tests/bench/run.sh --only latency,fanout --rounds 5   # any section, any size: --help",
+        "```",
+        "",
+        "A run with `--only` prints its table and leaves this file alone (unless `--write-docs`).",
+        "",
+        "The raw figures of every round are in [bench/results.json](bench/results.json); "
+        "`/usr/bin/python3 tests/bench/report.py docs/bench/results.json --docs docs` redraws the "
+        "table and charts from them. Each run keeps the processes' logs in the directory it prints.",
+        "",
+        KEEP,
+        "",
+        kept,
+        "",
+    ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+    print(f"\nwrote {path} and {len(drawn)} charts in {out_dir}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("results")
+    parser.add_argument("--docs", default="docs")
+    parser.add_argument("--command", default="./tests/bench/run.sh")
+    args = parser.parse_args()
+    with open(args.results) as f:
+        write(json.load(f), args)

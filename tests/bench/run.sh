@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# deltastream's benchmarks (issue 6), on demand, never part of ctest. Installs what is
+# missing, builds Release in build-bench/, starts a throwaway PostgreSQL (removed on
+# exit), then runs tests/bench/bench.py: throughput, latency, fan-out, snapshot and one
+# huge transaction, each beside PostgreSQL's own tools. Prints a table, writes
+# docs/benchmarks.md and docs/bench/*.png.
+#   ./tests/bench/run.sh            full mode, about 15 minutes on 2 cores
+#   ./tests/bench/run.sh --quick    about 3 minutes
+#   ./tests/bench/run.sh --help     every size and section flag
+# BENCH_BIN_DIR=DIR uses DIR/reader/deltastream-reader and DIR/gateway/deltastream-gateway
+# as they are (no build), e.g. to compare two builds.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+root=$PWD
+python=/usr/bin/python3  # Debian's, with python3-websockets, -zmq, -psycopg2, -matplotlib
+
+for arg in "$@"; do
+  if [ "$arg" = -h ] || [ "$arg" = --help ]; then exec "$python" tests/bench/bench.py --help; fi
+done
+
+./deploy/install-packages.sh
+./deploy/install-packages.sh tests/bench/packages.txt
+
+bin_dir=${BENCH_BIN_DIR:-}
+if [ -z "$bin_dir" ]; then
+  cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DDELTASTREAM_TESTS=OFF >/dev/null
+  cmake --build build-bench -j2
+  bin_dir=$root/build-bench
+fi
+
+# 1000 WebSocket observers: a descriptor each, in this process and in the gateway.
+ulimit -n "$(ulimit -Hn)"
+
+cluster=$(mktemp -d /tmp/deltastream-bench.XXXXXX)
+chmod 755 "$cluster"  # as root, the server runs as postgres and must reach its directory
+logs=$(mktemp -d /tmp/deltastream-bench-logs.XXXXXX)
+cleanup() {
+  "$root/deploy/local-postgres.sh" "$cluster" stop 2>/dev/null || true
+  rm -rf "$cluster"
+}
+trap cleanup EXIT
+# fsync off: commits cost less, so the writers reach the rates; decoding is unchanged.
+LOCAL_PG_FAST=1 "$root/deploy/local-postgres.sh" "$cluster" start
+echo "benchmark PostgreSQL: $(cat "$cluster/dsn"); logs and results.json in $logs"
+
+"$python" tests/bench/bench.py --cluster "$cluster" --log-dir "$logs" --docs "$root/docs" \
+  --reader-bin "$bin_dir/reader/deltastream-reader" --gateway-bin "$bin_dir/gateway/deltastream-gateway" \
+  --command "./tests/bench/run.sh${*:+ $*}" "$@"
