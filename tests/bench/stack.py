@@ -11,7 +11,7 @@ import time
 import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import Control  # noqa: E402  (the DEALER client of proto/PROTOCOL.md)
+from harness import Control, free_port  # noqa: E402  (the DEALER client of proto/PROTOCOL.md)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -38,12 +38,6 @@ def peak_mib(pid):
         return status_kib(pid, "VmHWM") / 1024 if pid else None
     except (OSError, RuntimeError):
         return None
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, timeout, what):
