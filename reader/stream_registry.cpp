@@ -337,6 +337,12 @@ bool stream_registry::has_pending_output() const {
 }
 
 void stream_registry::watch_slots(clock::time_point now) {
+  // A stream waiting to reconnect means PostgreSQL is away: a blocking connect here would
+  // stall every stream's loop for the connect timeout. Look again next round.
+  if (std::any_of(streams_.begin(), streams_.end(),
+                  [](const auto& entry) { return !entry.second->connected(); })) {
+    return;
+  }
   std::vector<slot_watch::slot> slots;
   try {
     auto result = pg_exec(sql(), list_sql, {});
