@@ -52,14 +52,14 @@ void stream_hub::add_observer(const std::string& stream, stream_client* client) 
   if (entry.observers.empty() && !entry.consumer.client) {
     entry.last_frame = std::chrono::steady_clock::now();
   }
-  entry.observers.push_back(client);
+  (open_messages_.contains(stream) ? entry.joining : entry.observers).push_back(client);
 }
 
 void stream_hub::remove(const std::string& stream, stream_client* client) {
   auto found = streams_.find(stream);
   if (found == streams_.end()) return;
   auto& entry = found->second;
-  bool removed = std::erase(entry.observers, client) > 0;
+  bool removed = std::erase(entry.observers, client) + std::erase(entry.joining, client) > 0;
   if (entry.consumer.client == client) {
     entry.consumer = consumer_state{};
     removed = true;
@@ -71,19 +71,15 @@ void stream_hub::remove(const std::string& stream, stream_client* client) {
 
 void stream_hub::on_frame(const std::string& stream, const proto::frame_header& header,
                           const std::shared_ptr<const std::string>& payload) {
+  const auto before = track_open_message(stream, header);
   auto found = streams_.find(stream);
   if (found == streams_.end()) return;
   auto& entry = found->second;
   entry.last_frame = std::chrono::steady_clock::now();
-  if (header.kind == proto::frame_kind::data && !entry.observers.empty()) {
-    // Observers watch live: no replay, no ACK, no gap checks. A copy of the list, as a
-    // delivery may end an observer (queue over its limit), which removes it.
-    const auto observers = entry.observers;
-    count_delivery(stream, payload->size(), observers.size());
-    for (auto* observer : observers) observer->deliver(payload, header.position);
-  }
+  deliver_to_observers(stream, entry, header, payload, before);
   found = streams_.find(stream);  // deliveries may have removed the entry
-  if (found == streams_.end() || !found->second.consumer.client) return;
+  if (found == streams_.end()) return;
+  if (!found->second.consumer.client) return forget_if_empty(stream);
   auto& consumer = found->second.consumer;
   if (consumer.attaching) {
     consumer.buffered_bytes += payload->size();
@@ -111,6 +107,7 @@ void stream_hub::check_and_deliver(const std::string& stream, stream_entry& entr
   }
   switch (header.kind) {
     case proto::frame_kind::data:
+    case proto::frame_kind::data_part:
       if (header.seq != consumer.seq + 1) {
         end_consumer(stream, entry, close_code::internal_error,
                      "changes were lost between reader and gateway (expected seq " +
@@ -119,8 +116,8 @@ void stream_hub::check_and_deliver(const std::string& stream, stream_entry& entr
         return;
       }
       consumer.seq = header.seq;
-      count_delivery(stream, payload->size(), 1);
-      consumer.client->deliver(payload, header.position);
+      count_delivery(stream, payload->size(), 1, header.kind == proto::frame_kind::data);
+      consumer.client->deliver(payload, header.position, header.kind == proto::frame_kind::data);
       return;
     case proto::frame_kind::heartbeat:
       if (header.seq > consumer.seq) {
@@ -137,6 +134,71 @@ void stream_hub::check_and_deliver(const std::string& stream, stream_entry& entr
   }
 }
 
+std::optional<stream_hub::open_message> stream_hub::track_open_message(
+    const std::string& stream, const proto::frame_header& header) {
+  if (header.kind == proto::frame_kind::heartbeat) {
+    if (open_messages_.empty()) return std::nullopt;
+    const auto found = open_messages_.find(stream);
+    return found == open_messages_.end() ? std::nullopt : std::optional(found->second);
+  }
+  std::optional<open_message> before;
+  if (const auto found = open_messages_.find(stream); found != open_messages_.end()) {
+    before = found->second;
+    if (header.kind != proto::frame_kind::data_part) open_messages_.erase(found);
+  }
+  if (header.kind == proto::frame_kind::data_part) {
+    open_messages_[stream] = {header.epoch, header.seq};
+  }
+  return before;
+}
+
+void stream_hub::deliver_to_observers(const std::string& stream, stream_entry& entry,
+                                      const proto::frame_header& header,
+                                      const std::shared_ptr<const std::string>& payload,
+                                      const std::optional<open_message>& before) {
+  // Observers watch live: no replay, no ACK, no gap checks; but a message they are in
+  // the middle of must go on with its next piece, or their WebSocket message could
+  // never be finished.
+  const bool continues = before && proto::carries_data(header.kind) &&
+                         header.epoch == before->epoch && header.seq == before->seq + 1;
+  if (before && !continues && header.kind != proto::frame_kind::heartbeat) {
+    if (header.epoch == before->epoch && proto::carries_data(header.kind)) {
+      // Pieces were lost: where the next message starts is unknown to anyone.
+      entry.observers.insert(entry.observers.end(), entry.joining.begin(), entry.joining.end());
+      entry.joining.clear();
+      return end_observers(stream, entry, close_code::internal_error,
+                           "pieces of a transaction were lost between reader and gateway");
+    }
+    end_observers(stream, entry, close_code::restarting,
+                  "the reader restarted the stream in the middle of a transaction");
+  }
+  if (!proto::carries_data(header.kind)) return;
+  const bool last_piece = header.kind == proto::frame_kind::data;
+  auto found = streams_.find(stream);  // ending observers may have removed the entry
+  if (found == streams_.end()) return;
+  if (!found->second.observers.empty()) {
+    // A copy of the list, as a delivery may end an observer (queue over its limit),
+    // which removes it.
+    const auto observers = found->second.observers;
+    count_delivery(stream, payload->size(), observers.size(), last_piece);
+    for (auto* observer : observers) observer->deliver(payload, header.position, last_piece);
+  }
+  found = streams_.find(stream);
+  if (found == streams_.end() || !last_piece || found->second.joining.empty()) return;
+  auto& current = found->second;
+  current.observers.insert(current.observers.end(), current.joining.begin(), current.joining.end());
+  current.joining.clear();
+}
+
+void stream_hub::end_observers(const std::string& stream, stream_entry& entry, close_code code,
+                               const std::string& reason) {
+  auto observers = std::move(entry.observers);
+  entry.observers = std::move(entry.joining);  // they had not started a message
+  entry.joining.clear();
+  module_logger("hub")->info("{}: {} observer(s) closed: {}", stream, observers.size(), reason);
+  for (auto* observer : observers) observer->end(code, reason);
+}
+
 void stream_hub::end_consumer(const std::string& stream, stream_entry& entry, close_code code,
                               std::string reason) {
   auto* client = entry.consumer.client;
@@ -147,7 +209,8 @@ void stream_hub::end_consumer(const std::string& stream, stream_entry& entry, cl
 
 void stream_hub::forget_if_empty(const std::string& stream) {
   auto found = streams_.find(stream);
-  if (found != streams_.end() && !found->second.consumer.client && found->second.observers.empty()) {
+  if (found != streams_.end() && !found->second.consumer.client && found->second.observers.empty() &&
+      found->second.joining.empty()) {
     streams_.erase(found);
   }
 }
@@ -160,6 +223,7 @@ void stream_hub::check_liveness(std::chrono::steady_clock::time_point now,
     if (now - entry.last_frame <= limit || entry.consumer.attaching) continue;
     if (entry.consumer.client) silent.emplace_back(name, entry.consumer.client);
     for (auto* observer : entry.observers) silent.emplace_back(name, observer);
+    for (auto* observer : entry.joining) silent.emplace_back(name, observer);
   }
   if (silent.empty()) return;
   const std::string reason = "no word from the reader for " + std::to_string(limit.count() / 1000) +
@@ -177,12 +241,14 @@ void stream_hub::end_all(close_code code, const std::string& reason) {
   for (auto& [name, entry] : streams) {
     if (entry.consumer.client) entry.consumer.client->end(code, reason);
     for (auto* observer : entry.observers) observer->end(code, reason);
+    for (auto* observer : entry.joining) observer->end(code, reason);
   }
 }
 
-void stream_hub::count_delivery(const std::string& stream, std::size_t bytes, std::size_t clients) {
+void stream_hub::count_delivery(const std::string& stream, std::size_t bytes, std::size_t clients,
+                                bool last_piece) {
   auto& counters = counters_[stream];
-  counters.messages += clients;
+  if (last_piece) counters.messages += clients;
   counters.bytes += bytes * clients;
 }
 
@@ -195,7 +261,7 @@ std::map<std::string, stream_hub::stream_stats> stream_hub::stats() const {
   for (const auto& [name, entry] : streams_) {
     auto& current = result[name];
     current.consumers = entry.consumer.client && !entry.consumer.attaching ? 1 : 0;
-    current.observers = entry.observers.size();
+    current.observers = entry.observers.size() + entry.joining.size();
   }
   return result;
 }
@@ -207,7 +273,7 @@ std::size_t stream_hub::consumers() const {
 
 std::size_t stream_hub::observers() const {
   std::size_t count = 0;
-  for (const auto& [name, entry] : streams_) count += entry.observers.size();
+  for (const auto& [name, entry] : streams_) count += entry.observers.size() + entry.joining.size();
   return count;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,11 @@ enum class close_code : std::uint16_t {
 class stream_client {
  public:
   virtual ~stream_client() = default;
-  virtual void deliver(std::shared_ptr<const std::string> payload, lsn position) = 0;
+  // A message, or a piece of one (a large transaction comes in pieces): the client
+  // sends pieces as one WebSocket message and may count `position` as delivered only
+  // with the last piece.
+  virtual void deliver(std::shared_ptr<const std::string> piece, lsn position,
+                       bool last_piece) = 0;
   virtual void end(close_code code, std::string reason) = 0;
 };
 
@@ -90,8 +95,24 @@ class stream_hub {
   struct stream_entry {
     consumer_state consumer;
     std::vector<stream_client*> observers;
+    // Observers that connected in the middle of a message: they start with the next.
+    std::vector<stream_client*> joining;
     std::chrono::steady_clock::time_point last_frame = std::chrono::steady_clock::now();
   };
+
+  // Where a stream's last piece of a still unfinished message was: its epoch and seq.
+  struct open_message {
+    std::uint64_t epoch = 0;
+    std::uint64_t seq = 0;
+  };
+  std::optional<open_message> track_open_message(const std::string& stream,
+                                                 const proto::frame_header& header);
+  void deliver_to_observers(const std::string& stream, stream_entry& entry,
+                            const proto::frame_header& header,
+                            const std::shared_ptr<const std::string>& payload,
+                            const std::optional<open_message>& before);
+  void end_observers(const std::string& stream, stream_entry& entry, close_code code,
+                     const std::string& reason);
 
   void check_and_deliver(const std::string& stream, stream_entry& entry,
                          const proto::frame_header& header,
@@ -100,11 +121,15 @@ class stream_hub {
                     std::string reason);
   void forget_if_empty(const std::string& stream);
 
-  void count_delivery(const std::string& stream, std::size_t bytes, std::size_t clients);
+  void count_delivery(const std::string& stream, std::size_t bytes, std::size_t clients,
+                      bool last_piece);
 
   const std::size_t max_attach_buffer_bytes_;
   std::map<std::string, stream_entry> streams_;
   std::map<std::string, stream_stats> counters_;  // outlive the streams' connections
+  // Every stream whose message is in the middle, watched or not: an observer that
+  // connects then must not start with the rest of it.
+  std::map<std::string, open_message> open_messages_;
 };
 
 }  // namespace deltastream::gateway

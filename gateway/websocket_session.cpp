@@ -244,30 +244,39 @@ void websocket_session<Stream>::handle_ack(std::string_view text) {
 template <class Stream>
 void websocket_session<Stream>::send_error_frame(const std::string& message) {
   if (ended_) return;
-  enqueue(std::make_shared<const std::string>(json_object().add("error", message).str()));
+  auto frame = std::make_shared<const std::string>(json_object().add("error", message).str());
+  // A WebSocket message cannot be interrupted by another: wait for its last piece.
+  if (enqueued_open_message_) return held_errors_.push_back(std::move(frame));
+  enqueue(std::move(frame), true);
 }
 
 template <class Stream>
-void websocket_session<Stream>::deliver(std::shared_ptr<const std::string> payload, lsn position) {
+void websocket_session<Stream>::deliver(std::shared_ptr<const std::string> piece, lsn position,
+                                        bool last_piece) {
   if (ended_) return;
-  enqueue(std::move(payload));
-  if (!ended_) delivered_ = std::max(delivered_, position);
+  enqueue(std::move(piece), last_piece);
+  if (ended_ || !last_piece) return;
+  delivered_ = std::max(delivered_, position);
+  auto held = std::move(held_errors_);
+  held_errors_.clear();
+  for (auto& frame : held) enqueue(std::move(frame), true);
 }
 
 template <class Stream>
-void websocket_session<Stream>::enqueue(std::shared_ptr<const std::string> payload) {
-  // The bound is on what waits behind the frame being written: one huge transaction
-  // may be in flight, and the next message is not a reason to give up on the client.
+void websocket_session<Stream>::enqueue(std::shared_ptr<const std::string> piece, bool last_piece) {
+  // The bound is on what waits behind the frame being written: one huge message may be
+  // in flight, and the next message is not a reason to give up on the client.
   const auto limit = context_.settings.max_queue_bytes;
-  const std::size_t in_flight = writing_ && !queue_.empty() ? queue_.front()->size() : 0;
+  const std::size_t in_flight = writing_ && !queue_.empty() ? queue_.front().bytes->size() : 0;
   const std::size_t waiting = queued_bytes_ - in_flight;
-  if (waiting > 0 && waiting + payload->size() > limit) {
+  if (waiting > 0 && waiting + piece->size() > limit) {
     end(close_code::policy, "client too slow: over " + std::to_string(limit >> 10) +
                                 " KiB waiting; reconnect to resume after your last ACK");
     return;
   }
-  queued_bytes_ += payload->size();
-  queue_.push_back(std::move(payload));
+  queued_bytes_ += piece->size();
+  enqueued_open_message_ = !last_piece;
+  queue_.push_back({std::move(piece), last_piece});
   if (accepted_ && !writing_) write_next();
 }
 
@@ -283,9 +292,17 @@ void websocket_session<Stream>::write_next() {
     return;
   }
   writing_ = true;
-  ws_.text(true);
-  ws_.async_write(boost::asio::buffer(*queue_.front()),
-                  beast::bind_front_handler(&websocket_session::on_write, this->shared_from_this()));
+  const auto& next = queue_.front();
+  auto on_write = beast::bind_front_handler(&websocket_session::on_write, this->shared_from_this());
+  if (next.last_piece && !writing_open_message_) {
+    ws_.text(true);
+    ws_.async_write(boost::asio::buffer(*next.bytes), std::move(on_write));
+    return;
+  }
+  // A piece of a large message: a frame of it, continued by the next piece's frame.
+  if (!writing_open_message_) ws_.text(true);
+  writing_open_message_ = !next.last_piece;
+  ws_.async_write_some(next.last_piece, boost::asio::buffer(*next.bytes), std::move(on_write));
 }
 
 template <class Stream>
@@ -297,7 +314,7 @@ void websocket_session<Stream>::on_write(beast::error_code error, std::size_t) {
     close_now();
     return;
   }
-  queued_bytes_ -= queue_.front()->size();
+  queued_bytes_ -= queue_.front().bytes->size();
   queue_.pop_front();
   write_next();
 }
@@ -317,9 +334,10 @@ void websocket_session<Stream>::end(close_code code, std::string reason) {
   closing_ = true;
   // Drop what is still waiting (keep the frame being written: its buffer is in use).
   while (queue_.size() > (writing_ ? 1u : 0u)) {
-    queued_bytes_ -= queue_.back()->size();
+    queued_bytes_ -= queue_.back().bytes->size();
     queue_.pop_back();
   }
+  held_errors_.clear();
   if (!writing_) write_next();
   // A client that reads nothing never lets the close frame out: cut it after 5 s.
   close_deadline_.expires_after(std::chrono::seconds(5));

@@ -35,7 +35,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
 
   void run(beast::http::request<beast::http::string_body> request);
 
-  void deliver(std::shared_ptr<const std::string> payload, lsn position) override;
+  void deliver(std::shared_ptr<const std::string> piece, lsn position, bool last_piece) override;
   void end(close_code code, std::string reason) override;
 
  private:
@@ -48,7 +48,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   void on_read(beast::error_code error, std::size_t bytes);
   void handle_ack(std::string_view text);
   void send_error_frame(const std::string& message);
-  void enqueue(std::shared_ptr<const std::string> payload);
+  void enqueue(std::shared_ptr<const std::string> piece, bool last_piece);
   void write_next();
   void on_write(beast::error_code error, std::size_t bytes);
   void close_now();
@@ -79,8 +79,16 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   bool closing_ = false;
   websocket::close_reason close_reason_;
 
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  struct outgoing {
+    std::shared_ptr<const std::string> bytes;
+    bool last_piece = true;  // false: more of the same WebSocket message follows
+  };
+  std::deque<outgoing> queue_;
   std::size_t queued_bytes_ = 0;
+  bool enqueued_open_message_ = false;  // the last piece queued was not a message's last
+  bool writing_open_message_ = false;   // the last frame written was not a message's last
+  // Error frames that came while a message's pieces were being queued: they follow it.
+  std::vector<std::shared_ptr<const std::string>> held_errors_;
   lsn delivered_;  // highest position handed to this client: ACKs beyond it are refused
 };
 

@@ -42,7 +42,7 @@ frame_header decode_header(std::span<const std::uint8_t> bytes) {
   }
   const auto kind = bytes[1];
   if (kind < static_cast<std::uint8_t>(frame_kind::data) ||
-      kind > static_cast<std::uint8_t>(frame_kind::stream_end)) {
+      kind > static_cast<std::uint8_t>(frame_kind::data_part)) {
     throw protocol_error("unknown data frame kind " + std::to_string(kind));
   }
   frame_header header;

@@ -45,6 +45,12 @@ reader_options parse_reader_options(int argc, char** argv) {
       ->envname("DELTASTREAM_STATUS_INTERVAL")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  app.add_option("--message-part-bytes", options.registry.streams.message_part_bytes,
+                 "A transaction larger than this is published in pieces of about this size, "
+                 "so that it is never whole in memory (WebSocket clients still get one message)")
+      ->envname("DELTASTREAM_MESSAGE_PART_BYTES")
+      ->check(CLI::Range(std::size_t{1} << 10, std::size_t{64} << 20))
+      ->capture_default_str();
   app.add_option("--snapshot-hold", snapshot_hold_seconds,
                  "Seconds a created stream's exported snapshot stays importable unless "
                  "released earlier")

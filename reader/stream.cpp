@@ -11,11 +11,14 @@ namespace deltastream::reader {
 namespace {
 
 // The pgdeltastream wire shape: wal2json format 1, one message per transaction, with
-// "nextlsn" so that clients know what to acknowledge.
+// "nextlsn" so that clients know what to acknowledge. In chunks, so that neither the
+// walsender nor libpq nor the reader holds a huge transaction whole; the concatenated
+// chunks are byte for byte the message without them.
 const std::vector<std::pair<std::string, std::string>> wal2json_options = {
     {"format-version", "1"},
     {"include-lsn", "on"},
     {"pretty-print", "off"},
+    {"write-in-chunks", "on"},
 };
 
 // SQLSTATE undefined_object: START_REPLICATION on a slot that does not exist.
@@ -45,6 +48,7 @@ void stream::start() {
   epoch_ = epochs_.next();
   seq_ = 0;
   pending_.reset();
+  assembly_ = {};
   backoff_.reset();
   module_logger("stream")->info("{}: streaming from {} (epoch {})", name_.str(),
                                 flushed_.to_string(), epoch_);
@@ -105,33 +109,56 @@ void stream::read_messages() {
 
 void stream::handle_xlog_data(const xlog_data& message) {
   received_ = std::max({received_, message.data_start, message.wal_end});
-  const auto next = wal2json_next_lsn(message.payload);
-  if (!next) {
-    throw protocol_error("wal2json message at " + message.data_start.to_string() +
-                         " has no \"nextlsn\"");
+  const bool first_chunk = !assembly_.open;
+  if (first_chunk) {
+    const auto next = wal2json_next_lsn(message.payload);
+    if (!next) {
+      throw protocol_error("wal2json message at " + message.data_start.to_string() +
+                           " has no \"nextlsn\"");
+    }
+    assembly_.open = true;
+    assembly_.next = *next;
+    assembly_.start = message.data_start;
+  }
+  assembly_.bytes.append(message.payload);
+  if (!wal2json_ends_message(message.payload, first_chunk)) {
+    if (assembly_.bytes.size() >= settings_.message_part_bytes) {
+      publish_data(proto::frame_kind::data_part, lsn());
+    }
+    return;
   }
   // Transactions without row changes (DDL, autovacuum) carry nothing to deliver; were
   // they sent, a consumer that does not ACK them would pin the slot (wal2json#104).
   // Once everything before them is acknowledged, the idle flush position passes them.
-  if (wal2json_is_empty(message.payload)) {
+  if (!assembly_.split && wal2json_is_empty(assembly_.bytes)) {
     wal_end_ = std::max(wal_end_, message.wal_end);
+    assembly_ = {};
     return;
   }
-  proto::frame_header header{proto::frame_kind::data, epoch_, ++seq_, *next, message.data_start};
-  if (sink_.publish(name_.str(), header, message.payload)) {
-    delivered_ = std::max(delivered_, *next);
-    wal_end_ = std::max(wal_end_, message.wal_end);
+  publish_data(proto::frame_kind::data, message.wal_end);
+}
+
+void stream::publish_data(proto::frame_kind kind, lsn wal_end) {
+  proto::frame_header header{kind, epoch_, ++seq_, assembly_.next, assembly_.start};
+  std::string bytes = std::move(assembly_.bytes);
+  if (kind == proto::frame_kind::data) {
+    assembly_ = {};
   } else {
-    // Not yet published: wal_end_ stays behind it, or the idle flush position could
-    // confirm it to PostgreSQL if the connection is lost before it goes out.
-    pending_ = pending_message{header, std::string(message.payload), message.wal_end};
+    assembly_.bytes.clear();
+    assembly_.split = true;
   }
+  pending_ = pending_message{header, std::move(bytes), wal_end};
+  flush_pending();  // when the subscribers are full it stays pending and reading stops
 }
 
 bool stream::flush_pending() {
   if (!sink_.publish(name_.str(), pending_->header, pending_->payload)) return false;
-  delivered_ = std::max(delivered_, pending_->header.position);
-  wal_end_ = std::max(wal_end_, pending_->wal_end);
+  // Only a message's last piece makes it acknowledgeable; and wal_end_ moves only once
+  // it is out, or the idle flush position could confirm it before it is delivered.
+  if (pending_->header.kind == proto::frame_kind::data) {
+    delivered_ = std::max(delivered_, pending_->header.position);
+    wal_end_ = std::max(wal_end_, pending_->wal_end);
+  }
   pending_.reset();
   return true;
 }
@@ -149,7 +176,8 @@ lsn stream::idle_flush_position() const {
   // Everything published has been acknowledged and nothing waits to be published: the
   // server has sent us nothing unprocessed up to its reported WAL end. A transaction
   // still open there commits past that point, so it is still delivered after a restart.
-  if (pending_ || acked_ < delivered_) return acked_;
+  // One whose chunks are still arriving is not processed either.
+  if (pending_ || assembly_.open || acked_ < delivered_) return acked_;
   return std::max(acked_, wal_end_);
 }
 
@@ -175,6 +203,7 @@ void stream::lose_connection(const std::string& reason, const std::string& sqlst
   if (was_streaming) ++reconnects_;
   connection_.reset();
   pending_.reset();  // never published: START from flushed_ sends it again
+  assembly_ = {};
   wants_write_ = false;
   more_buffered_ = false;
   if (sqlstate == slot_missing_state) gone_ = true;

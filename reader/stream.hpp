@@ -22,10 +22,14 @@ struct stream_settings {
   std::chrono::milliseconds status_interval{10'000};
   std::chrono::milliseconds heartbeat_interval{1'000};
   std::size_t max_messages_per_turn = 256;  // fairness between streams in one loop
+  // A transaction larger than this is published in pieces of about this size
+  // (data_part frames), so that no process ever holds it whole.
+  std::size_t message_part_bytes = 256 << 10;
 };
 
 // One attached stream: the receivelog.c role for one slot. Reads CopyData from its
-// replication connection, publishes each wal2json message with epoch and sequence,
+// replication connection (wal2json in chunks: one per change), publishes each
+// transaction's wal2json message whole, or in pieces when it is large, with epoch and sequence,
 // answers keepalives and reports the acknowledged LSN as the flush position. Survives
 // a lost connection by reconnecting with backoff from the acknowledged position.
 class stream {
@@ -67,6 +71,7 @@ class stream {
  private:
   void read_messages();
   void handle_xlog_data(const xlog_data& message);
+  void publish_data(proto::frame_kind kind, lsn wal_end);
   bool flush_pending();
   void send_status(bool reply_requested);
   lsn idle_flush_position() const;
@@ -93,10 +98,20 @@ class stream {
   bool gone_ = false;
   bool more_buffered_ = false;  // stopped at the turn's budget: come back at once
 
+  // The transaction whose chunks are arriving: what is not yet published of it.
+  struct message_assembly {
+    bool open = false;
+    lsn next;           // its nextlsn, from the first chunk
+    lsn start;          // the first chunk's XLogData start
+    std::string bytes;  // chunks received and not yet published
+    bool split = false; // a piece went out: the rest goes out in pieces too
+  };
+  message_assembly assembly_;
+
   struct pending_message {
     proto::frame_header header;
     std::string payload;
-    lsn wal_end;  // becomes wal_end_ once published, not before
+    lsn wal_end;  // becomes wal_end_ once published, not before (0/0 for a piece)
   };
   std::optional<pending_message> pending_;  // published when the subscribers have room
 

@@ -23,4 +23,10 @@ bool wal2json_is_empty(std::string_view payload) {
   return payload.ends_with("\"change\":[]}");
 }
 
+bool wal2json_ends_message(std::string_view chunk, bool first_chunk) {
+  // A change chunk may end in "]}" too ({..."columnvalues":[1]}), so only the first
+  // chunk is judged by its end.
+  return chunk == "]}" || (first_chunk && chunk.ends_with("]}"));
+}
+
 }  // namespace deltastream::reader

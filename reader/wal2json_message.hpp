@@ -16,4 +16,10 @@ std::optional<lsn> wal2json_next_lsn(std::string_view payload);
 // True for a transaction without row changes: {...,"change":[]} (pretty-print off).
 bool wal2json_is_empty(std::string_view payload);
 
+// With write-in-chunks, wal2json sends a transaction as several XLogData messages:
+// {"nextlsn":"X/Y","change":[ then each change (",{...}" after the first) then ]}.
+// True when `chunk` completes the message: the closing "]}", or a first chunk that is
+// already the whole message (a wal2json that sends whole transactions).
+bool wal2json_ends_message(std::string_view chunk, bool first_chunk);
+
 }  // namespace deltastream::reader

@@ -15,10 +15,13 @@ import zmq
 
 from stack import cpu_seconds, peak_mib, wait_until
 
-# reader/stream.cpp: format-version 1, include-lsn on, pretty-print off.
-WAL2JSON_OPTIONS = ["-o", "format-version=1", "-o", "include-lsn=on", "-o", "pretty-print=off"]
+# reader/stream.cpp: format-version 1, include-lsn on, pretty-print off, write-in-chunks
+# on (so that pg_recvlogical prints a line per chunk: the begin, each change, the end).
+WAL2JSON_OPTIONS = ["-o", "format-version=1", "-o", "include-lsn=on", "-o", "pretty-print=off",
+                    "-o", "write-in-chunks=on"]
 INSERT = b'"kind":"insert"'
-DATA, STREAM_END = 1, 3  # proto/PROTOCOL.md: the kind, byte 1 of the header frame
+# proto/PROTOCOL.md: the kind, byte 1 of the header frame; the lsn, bytes 18..25.
+DATA, STREAM_END, DATA_PART = 1, 3, 4
 
 
 def nextlsn(message):
@@ -80,14 +83,14 @@ def zmq_drain(stack, stream, rows, before_detach, timeout):
                 raise TimeoutError(f"ZeroMQ drain: {seen} of {rows} rows")
             _, header, payload = sub.recv_multipart()
             kind = header[1]
-            if kind == DATA:
+            if kind in (DATA, DATA_PART):  # a message, or a piece of a large one
                 seen += payload.count(INSERT)
                 size += len(payload)
-                last = payload
+                last = int.from_bytes(header[18:26], "big")
             elif kind == STREAM_END:
                 raise RuntimeError(f"stream ended: {payload!r}")
         elapsed, client = time.perf_counter() - started, time.process_time() - client
-        lsn = nextlsn(last)
+        lsn = f"{last >> 32:X}/{last & 0xFFFFFFFF:X}"
         stack.control.ok("ack", stream=stream, lsn=lsn)
         observed = before_detach(lsn)
         stack.control.ok("detach", stream=stream)
@@ -143,7 +146,8 @@ class RecvlogicalFollower:
 
     def _read(self, on_message):
         for line in self.process.stdout:
-            on_message(line, time.time_ns())
+            if b'"columnvalues"' in line:  # a change's chunk, not a begin or an end
+                on_message(line, time.time_ns())
 
     def close(self):
         self.process.terminate()

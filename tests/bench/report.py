@@ -99,7 +99,7 @@ def write(results, config):
         "reader + gateway to a python3-websockets consumer (which ACKs the last `nextlsn` at "
         "the end), one by a second reader with no gateway to a ZeroMQ SUB, one by "
         "`pg_recvlogical --endpos … -f /dev/null` with the reader's wal2json options "
-        "(`format-version=1`, `include-lsn=on`, `pretty-print=off`). Time is from the client's "
+        "(`format-version=1`, `include-lsn=on`, `pretty-print=off`, `write-in-chunks=on`). Time is from the client's "
         "first connection to its last row. MB/s counts the wal2json messages' bytes. CPU is "
         "utime+stime from `/proc/PID/stat` before and after: the walsender of the stream's slot "
         "(its `active_pid`), the reader and the gateway; pg_recvlogical's walsender by "

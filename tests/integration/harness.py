@@ -16,7 +16,7 @@ import psycopg2
 import zmq
 
 HEADER = struct.Struct("!BBQQQQ")  # version, kind, epoch, seq, lsn, wal_lsn
-DATA, HEARTBEAT, STREAM_END = 1, 2, 3
+DATA, HEARTBEAT, STREAM_END, DATA_PART = 1, 2, 3, 4
 
 
 def dsn():
@@ -200,12 +200,24 @@ class Subscriber:
                 return frame
 
     def data(self, count, timeout=20.0):
-        """The next `count` data frames, skipping heartbeats."""
+        """The next `count` messages, skipping heartbeats: a data frame, or the pieces of
+        a large message (data_part frames, then a data frame) checked and joined into one,
+        with "pieces" saying how many frames it took."""
         frames = []
+        pieces = []
         while len(frames) < count:
-            frame = self.wait_for(lambda f: f["kind"] in (DATA, STREAM_END), timeout, "data")
-            assert frame["kind"] == DATA, frame
-            frames.append(frame)
+            frame = self.wait_for(lambda f: f["kind"] in (DATA, DATA_PART, STREAM_END), timeout,
+                                  "data")
+            assert frame["kind"] != STREAM_END, frame
+            if pieces:  # every piece of one message: same epoch, lsn and wal, seq + 1
+                last = pieces[-1]
+                assert (frame["epoch"], frame["seq"], frame["lsn"], frame["wal"]) == \
+                    (last["epoch"], last["seq"] + 1, last["lsn"], last["wal"]), (last, frame)
+            pieces.append(frame)
+            if frame["kind"] == DATA:
+                frames.append({**frame, "payload": b"".join(p["payload"] for p in pieces),
+                               "pieces": len(pieces)})
+                pieces = []
         return frames
 
     def close(self):

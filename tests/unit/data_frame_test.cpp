@@ -10,7 +10,8 @@ using namespace deltastream;
 using namespace deltastream::proto;
 
 TEST_CASE("data frame headers round trip for every kind") {
-  for (auto kind : {frame_kind::data, frame_kind::heartbeat, frame_kind::stream_end}) {
+  for (auto kind : {frame_kind::data, frame_kind::heartbeat, frame_kind::stream_end,
+                    frame_kind::data_part}) {
     const frame_header header{kind, 1700000000123456ull, 42, lsn(0x162D700), lsn(0xFFFFFFFF00000001ull)};
     const auto bytes = encode_header(header);
     CHECK(decode_header(bytes) == header);
@@ -39,7 +40,7 @@ TEST_CASE("malformed headers are refused") {
   bytes[0] = 2;
   CHECK_THROWS_AS(decode_header(bytes), protocol_error);
   bytes[0] = protocol_version;
-  for (std::uint8_t kind : {0, 4, 255}) {
+  for (std::uint8_t kind : {0, 5, 255}) {
     bytes[1] = kind;
     CHECK_THROWS_AS(decode_header(bytes), protocol_error);
   }

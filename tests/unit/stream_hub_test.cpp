@@ -15,12 +15,16 @@ namespace {
 struct recording_client : stream_client {
   stream_hub* hub = nullptr;
   std::string stream;
-  std::vector<std::string> delivered;
+  std::vector<std::string> delivered;  // whole messages, pieces joined
+  std::string open_message;            // pieces of a message not yet complete
   std::optional<close_code> ended;
   std::string reason;
 
-  void deliver(std::shared_ptr<const std::string> payload, lsn) override {
-    delivered.push_back(*payload);
+  void deliver(std::shared_ptr<const std::string> piece, lsn, bool last_piece) override {
+    open_message += *piece;
+    if (!last_piece) return;
+    delivered.push_back(std::move(open_message));
+    open_message.clear();
   }
   void end(close_code code, std::string why) override {
     ended = code;
@@ -35,6 +39,11 @@ std::shared_ptr<const std::string> text(const char* value) {
 
 frame_header data(std::uint64_t epoch, std::uint64_t seq) {
   return {frame_kind::data, epoch, seq, lsn(seq * 100), lsn(seq)};
+}
+
+// A leading piece of a large message (the reader's data_part frame).
+frame_header part(std::uint64_t epoch, std::uint64_t seq) {
+  return {frame_kind::data_part, epoch, seq, lsn(seq * 100), lsn(seq)};
 }
 
 }  // namespace
@@ -147,4 +156,89 @@ TEST_CASE("a silent stream ends its connections") {
   CHECK(observer.ended == close_code::restarting);
   CHECK(consumer.reason.find("no word from the reader") != std::string::npos);
   CHECK(hub.consumers() == 0);
+}
+
+TEST_CASE("a consumer gets a large message's pieces as one message; a lost piece is a gap") {
+  stream_hub hub(1 << 20);
+  recording_client consumer;
+  consumer.hub = &hub;
+  consumer.stream = "delta_a";
+  hub.claim_consumer("delta_a", &consumer);
+  hub.consumer_attached("delta_a", &consumer, 7, 0);
+  hub.on_frame("delta_a", part(7, 1), text("{\"change\":["));
+  hub.on_frame("delta_a", {frame_kind::heartbeat, 7, 1, {}, {}}, text(""));
+  hub.on_frame("delta_a", part(7, 2), text("1,2"));
+  CHECK(consumer.delivered.empty());
+  hub.on_frame("delta_a", data(7, 3), text("]}"));
+  hub.on_frame("delta_a", data(7, 4), text("small"));
+  CHECK(consumer.delivered == std::vector<std::string>{"{\"change\":[1,2]}", "small"});
+  hub.on_frame("delta_a", part(7, 5), text("{"));
+  hub.on_frame("delta_a", data(7, 7), text("}"));
+  CHECK(consumer.ended == close_code::internal_error);
+  CHECK(hub.stats()["delta_a"].messages == 2);  // pieces are not messages
+}
+
+TEST_CASE("an observer that connects in the middle of a message starts with the next one") {
+  stream_hub hub(1 << 20);
+  recording_client early, late;
+  for (auto* client : {&early, &late}) {
+    client->hub = &hub;
+    client->stream = "delta_a";
+  }
+  hub.add_observer("delta_a", &early);
+  hub.on_frame("delta_a", part(2, 1), text("a"));
+  hub.add_observer("delta_a", &late);
+  CHECK(hub.observers() == 2);
+  hub.on_frame("delta_a", part(2, 2), text("b"));
+  hub.on_frame("delta_a", data(2, 3), text("c"));
+  hub.on_frame("delta_a", data(2, 4), text("d"));
+  CHECK(early.delivered == std::vector<std::string>{"abc", "d"});
+  CHECK(late.delivered == std::vector<std::string>{"d"});
+}
+
+TEST_CASE("an unwatched stream's open message still holds a new observer back") {
+  stream_hub hub(1 << 20);
+  recording_client observer;
+  observer.hub = &hub;
+  observer.stream = "delta_a";
+  hub.on_frame("delta_a", part(2, 1), text("a"));  // nobody watches yet
+  hub.add_observer("delta_a", &observer);
+  hub.on_frame("delta_a", data(2, 2), text("b"));
+  hub.on_frame("delta_a", data(2, 3), text("whole"));
+  CHECK(observer.delivered == std::vector<std::string>{"whole"});
+}
+
+TEST_CASE("observers in the middle of a message are closed when the stream restarts") {
+  stream_hub hub(1 << 20);
+  recording_client watching, joining;
+  for (auto* client : {&watching, &joining}) {
+    client->hub = &hub;
+    client->stream = "delta_a";
+  }
+  hub.add_observer("delta_a", &watching);
+  hub.on_frame("delta_a", part(2, 1), text("a"));
+  hub.add_observer("delta_a", &joining);
+  hub.on_frame("delta_a", {frame_kind::stream_end, 2, 1, {}, {}}, text("connection lost"));
+  CHECK(watching.ended == close_code::restarting);
+  CHECK(watching.reason.find("middle of a transaction") != std::string::npos);
+  CHECK_FALSE(joining.ended);  // it had not started the message
+  hub.on_frame("delta_a", part(3, 1), text("x"));
+  hub.on_frame("delta_a", data(3, 2), text("y"));
+  CHECK(joining.delivered == std::vector<std::string>{"xy"});
+}
+
+TEST_CASE("a lost piece closes every observer of the stream") {
+  stream_hub hub(1 << 20);
+  recording_client watching, joining;
+  for (auto* client : {&watching, &joining}) {
+    client->hub = &hub;
+    client->stream = "delta_a";
+  }
+  hub.add_observer("delta_a", &watching);
+  hub.on_frame("delta_a", part(2, 1), text("a"));
+  hub.add_observer("delta_a", &joining);
+  hub.on_frame("delta_a", data(2, 3), text("c"));
+  CHECK(watching.ended == close_code::internal_error);
+  CHECK(joining.ended == close_code::internal_error);
+  CHECK(hub.observers() == 0);
 }

@@ -26,3 +26,15 @@ TEST_CASE("empty transactions are recognised") {
   CHECK_FALSE(wal2json_is_empty(R"({"nextlsn":"0/1","change":[{"kind":"insert"}]})"));
   CHECK_FALSE(wal2json_is_empty(R"({"nextlsn":"0/1","change":[{"columnvalues":["\"change\":[]}"]}]})"));
 }
+
+TEST_CASE("the chunk that completes a message is recognised") {
+  using deltastream::reader::wal2json_ends_message;
+  // write-in-chunks: begin, one chunk per change, then the close.
+  CHECK_FALSE(wal2json_ends_message(R"({"nextlsn":"0/CE4B230","change":[)", true));
+  CHECK_FALSE(wal2json_ends_message(R"({"kind":"insert","columnvalues":[1,"a"]})", false));
+  CHECK_FALSE(wal2json_ends_message(R"(,{"kind":"insert","columnvalues":[2]})", false));
+  CHECK(wal2json_ends_message("]}", false));
+  // A wal2json that sends the transaction whole: its only chunk completes it.
+  CHECK(wal2json_ends_message(R"({"nextlsn":"0/1","change":[]})", true));
+  CHECK(wal2json_ends_message(R"({"nextlsn":"0/1","change":[{"kind":"insert"}]})", true));
+}

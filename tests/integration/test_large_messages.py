@@ -1,0 +1,169 @@
+"""Large transactions travel in pieces (data_part frames) and reach WebSocket clients as
+one message in continuation frames: byte for byte what wal2json makes of them whole, and
+never acknowledged, nor lost, before their last piece."""
+
+import asyncio
+import json
+import time
+import unittest
+import uuid
+
+import websockets
+import zmq
+
+from harness import (Control, Gateway, Reader, Subscriber, format_lsn, parse_lsn, rows_of,
+                     sql, wait_until)
+
+PART_BYTES = "1024"
+
+
+def new_table(name):
+    sql(f"DROP TABLE IF EXISTS {name}")
+    sql(f"CREATE TABLE {name} (id int PRIMARY KEY, pad text)")
+    return name
+
+
+def comparison_slot():
+    """A plain wal2json slot created now: what PostgreSQL's SQL interface decodes of the
+    same transactions, whole (no write-in-chunks), to compare with."""
+    name = "delta_cmp_" + uuid.uuid4().hex[:12]
+    sql("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (name,))
+    return name
+
+
+def whole_messages(slot, table):
+    """The wal2json format 1 messages of `slot` that change `table`, as PostgreSQL sends
+    them without chunks, with the reader's options."""
+    rows = sql("SELECT data FROM pg_logical_slot_peek_changes(%s, NULL, NULL, "
+               "'format-version', '1', 'include-lsn', 'on', 'pretty-print', 'off')", (slot,))
+    return [row[0] for row in rows if f'"table":"{table}"' in row[0]]
+
+
+def confirmed_flush(stream):
+    rows = sql("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+               (stream,))
+    return parse_lsn(rows[0][0])
+
+
+def drop_slots(*names):
+    for name in names:
+        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE slot_name = %s AND NOT active", (name,))
+
+
+class ReaderPiecesTest(unittest.TestCase):
+    def setUp(self):
+        # A small high-water mark, so that a subscriber that reads nothing stops the
+        # reader within a message instead of ZeroMQ queueing all of it.
+        self.reader = Reader("--message-part-bytes", PART_BYTES, "--high-water-mark", "20",
+                             "--status-interval", "1")
+        self.control = Control(self.reader.control)
+        self.slots = []
+
+    def tearDown(self):
+        self.control.close()
+        self.reader.close()
+        drop_slots(*self.slots)
+
+    def attach(self, stream, high_water_mark=None):
+        sub = Subscriber(self.reader.publish, stream)
+        if high_water_mark:
+            sub.socket.setsockopt(zmq.RCVHWM, high_water_mark)
+        time.sleep(0.2)  # a SUB connects asynchronously
+        reply = self.control.ok("attach", stream=stream)
+        return sub, reply
+
+    def test_a_large_transaction_comes_in_pieces_that_join_into_the_whole_message(self):
+        table = new_table("piece_rows")
+        stream = self.control.ok("create")["stream"]
+        self.slots += [stream, comparison_slot()]
+        sub, _ = self.attach(stream)
+        sql(f"INSERT INTO {table} SELECT g, repeat('p', 100) FROM generate_series(1, 300) g")
+        sql(f"INSERT INTO {table} VALUES (0, 'small')")
+        large, small = sub.data(2)
+        expected = whole_messages(self.slots[1], table)
+        self.assertEqual(len(expected), 2)
+        self.assertGreater(large["pieces"], 30)  # about 45 KB in pieces of about 1 KiB
+        self.assertEqual(large["payload"].decode(), expected[0])
+        self.assertEqual(small["pieces"], 1)
+        self.assertEqual(small["payload"].decode(), expected[1])
+        self.assertEqual(small["seq"], large["seq"] + 1)
+        # The message's position is acknowledgeable once its last piece is out.
+        self.control.ok("ack", stream=stream, lsn=rows_of(large)["nextlsn"])
+        wait_until(lambda: confirmed_flush(stream) == large["lsn"], what="ack of the large one")
+        sub.close()
+
+    def test_a_reader_killed_in_the_middle_of_a_message_sends_it_whole_again(self):
+        table = new_table("piece_crash_rows")
+        stream = self.control.ok("create")["stream"]
+        self.slots.append(stream)
+        sub, _ = self.attach(stream)
+        sql(f"INSERT INTO {table} VALUES (0, 'before')")
+        (before,) = sub.data(1)
+        self.control.ok("ack", stream=stream, lsn=format_lsn(before["lsn"]))
+        sub.close()
+
+        # A subscriber that reads nothing holds the reader back in the middle of a
+        # 20 MB transaction (more than the sockets' kernel buffers): pieces are out, the
+        # rest is not.
+        blocked, _ = self.attach(stream, high_water_mark=5)
+        self.control.ok("attach", stream=stream, restart=True)
+        sql(f"INSERT INTO {table} SELECT g, repeat('x', 1000) FROM generate_series(1, 20000) g")
+        def stalled():
+            (entry,) = [s for s in self.control.ok("list")["streams"] if s["stream"] == stream]
+            return entry["delivered_lsn"] == format_lsn(before["lsn"]) and entry["seq"] > 10
+        wait_until(stalled, timeout=30, what="the reader to stall in the middle of the message")
+        time.sleep(1.5)  # status updates go by
+        self.reader.kill()
+        blocked.close()
+        # While the transaction was being written, the idle flush position may have
+        # moved into its WAL (it commits later, so it is still sent after a restart),
+        # but never to its end.
+        flushed = confirmed_flush(stream)
+        self.reader.start()
+        sub, _ = self.attach(stream)
+        (again,) = sub.data(1, timeout=60)
+        self.assertLess(flushed, again["lsn"])
+        self.assertEqual(len(rows_of(again)["change"]), 20000)
+        self.assertGreater(again["pieces"], 1000)
+        sub.close()
+
+
+class GatewayPiecesTest(unittest.IsolatedAsyncioTestCase):
+    def setUp(self):
+        self.reader = Reader("--message-part-bytes", PART_BYTES)
+        self.gateway = Gateway(self.reader)
+        self.slots = []
+
+    def tearDown(self):
+        self.gateway.close()
+        self.reader.close()
+        drop_slots(*self.slots)
+
+    async def test_websocket_clients_get_a_large_transaction_as_one_message(self):
+        table = new_table("piece_ws_rows")
+        slot = self.gateway.init()
+        self.slots += [slot, comparison_slot()]
+        url = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
+        async with websockets.connect(url, max_size=None) as consumer, \
+                websockets.connect(url + "&mode=observe", max_size=None) as observer:
+            await asyncio.sleep(0.5)  # the observer joins live
+            sql(f"INSERT INTO {table} SELECT g, repeat('w', 100) FROM generate_series(1, 2000) g")
+            sql(f"INSERT INTO {table} VALUES (0, 'small')")
+            expected = whole_messages(self.slots[1], table)
+            for client in (consumer, observer):
+                large = await asyncio.wait_for(client.recv(), 30)
+                small = await asyncio.wait_for(client.recv(), 30)
+                self.assertEqual(large, expected[0])
+                self.assertEqual(small, expected[1])
+            # An ACK of the large message is accepted: no error frame comes back.
+            await consumer.send(json.dumps({"lsn": json.loads(large)["nextlsn"]}))
+            await consumer.send(json.dumps({"lsn": json.loads(small)["nextlsn"]}))
+            wait_until(lambda: confirmed_flush(slot) == parse_lsn(json.loads(small)["nextlsn"]),
+                       what="the ACKs to reach PostgreSQL")
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(consumer.recv(), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
