@@ -106,12 +106,20 @@ class ReaderTest(unittest.TestCase):
         found = collect(sub, table, 2)
         self.assertEqual([(kind, value) for kind, value, _ in found], [("insert", 4), ("update", 1)])
 
-        # Released, the snapshot can no longer be imported.
+        # Released, the snapshot can no longer be imported: once the walsender that
+        # exported it has gone, which PostgreSQL does just after the reader hangs up.
         self.control.ok("release", stream=created["stream"])
-        with self.assertRaises(psycopg2.Error):
-            with conn.cursor() as cur:
-                cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-                cur.execute("SET TRANSACTION SNAPSHOT %s", (created["snapshot"],))
+        def import_fails():
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                    cur.execute("SET TRANSACTION SNAPSHOT %s", (created["snapshot"],))
+                conn.rollback()
+                return False
+            except psycopg2.Error:
+                conn.rollback()
+                return True
+        wait_until(import_fails, timeout=5, what="the released snapshot to go")
         conn.close()
 
     def test_changes_arrive_in_commit_order_with_sequence_and_lsn(self):
