@@ -9,6 +9,7 @@
 #include "gateway/metrics.hpp"
 #include "gateway/query_string.hpp"
 #include "gateway/snapshot_request.hpp"
+#include "gateway/snapshot_stream.hpp"
 
 namespace deltastream::gateway {
 
@@ -85,6 +86,35 @@ void read_snapshot(gateway_context& context, const http_request& request, respon
   });
 }
 
+// GET /v1/snapshot/stream: the whole table as NDJSON, one row_to_json object a line,
+// from the same snapshot as /v1/snapshot/data and with its errors (sent before any row).
+void stream_snapshot(gateway_context& context, const request_target& target, respond_function respond) {
+  auto parsed = parse_stream_request(target);
+  if (const auto* problem = std::get_if<request_error>(&parsed)) {
+    return respond(json_error(http::status::bad_request, problem->message));
+  }
+  auto query = std::get<snapshot_request>(std::move(parsed));
+  const std::string stream = query.slot_name.empty() ? context.last_init_stream : query.slot_name;
+  net::post(context.database, [&context, respond, stream, query = std::move(query)] {
+    std::shared_ptr<snapshot_stream> rows;
+    snapshot_store::page refusal;
+    try {
+      auto opened = context.snapshots.open_stream(stream, query);
+      if (auto* copying = std::get_if<pg_conn>(&opened)) {
+        rows = std::make_shared<snapshot_stream>(std::move(*copying), context.database, context.io);
+      } else {
+        refusal = std::get<snapshot_store::page>(std::move(opened));
+      }
+    } catch (const std::exception& error) {
+      refusal = {500, json_object().add("error", std::string("unable to get snapshot data: ") + error.what()).str()};
+    }
+    net::post(context.io, [respond, rows, refusal = std::move(refusal)] {
+      if (rows) return respond(streamed_response{"application/x-ndjson", rows});
+      respond(json_response(static_cast<http::status>(refusal.status), refusal.body));
+    });
+  });
+}
+
 // GET /metrics: this gateway's counters, and the reader's view of the slots.
 void serve_metrics(gateway_context& context, respond_function respond) {
   proto::control_request list;
@@ -144,6 +174,10 @@ void route_request(gateway_context& context, const http_request& request, respon
   if (path == "/v1/snapshot/data") {
     if (method != http::verb::post) return respond(method_not_allowed(http::verb::post));
     return read_snapshot(context, request, std::move(respond));
+  }
+  if (path == "/v1/snapshot/stream") {
+    if (method != http::verb::get) return respond(method_not_allowed(http::verb::get));
+    return stream_snapshot(context, *target, std::move(respond));
   }
   if (path == "/v1/lr/stream") {
     if (target->param("slotName").empty()) {

@@ -88,7 +88,11 @@ void http_session<Stream>::on_read(beast::error_code error, std::size_t) {
   }
   route_request(context_, request,
                 [self = this->shared_from_this(), keep_alive = request.keep_alive(),
-                 version = request.version()](http_response response) {
+                 version = request.version()](http_reply reply) {
+                  if (auto* streamed = std::get_if<streamed_response>(&reply)) {
+                    return self->send_streamed(std::move(*streamed), version, keep_alive);
+                  }
+                  auto& response = std::get<http_response>(reply);
                   response.version(version);
                   response.keep_alive(keep_alive);
                   self->send(std::move(response));
@@ -110,6 +114,55 @@ void http_session<Stream>::on_write(bool close, beast::error_code error, std::si
   if (error) return;
   if (close) return linger_close();
   read_next();
+}
+
+template <class Stream>
+void http_session<Stream>::send_streamed(streamed_response reply, unsigned version, bool keep_alive) {
+  auto& header = stream_header_.emplace(http::status::ok, version);
+  header.set(http::field::server, "deltastream");
+  header.set(http::field::content_type, reply.content_type);
+  header.keep_alive(keep_alive);
+  header.chunked(true);
+  source_ = std::move(reply.source);
+  stream_serializer_.emplace(header);
+  beast::get_lowest_layer(stream_).expires_after(context_.settings.http_timeout);
+  http::async_write_header(stream_, *stream_serializer_,
+                           [self = this->shared_from_this()](beast::error_code error, std::size_t) {
+                             if (!error) self->next_piece();
+                           });
+}
+
+template <class Stream>
+void http_session<Stream>::next_piece() {
+  source_->next([self = this->shared_from_this()](body_piece piece) { self->on_piece(std::move(piece)); });
+}
+
+template <class Stream>
+void http_session<Stream>::on_piece(body_piece piece) {
+  if (piece.end == body_piece::end::failed) {
+    // Without the last chunk the client sees a body cut short, never a complete one.
+    source_.reset();
+    return shut_down();
+  }
+  const bool last = piece.end == body_piece::end::last;
+  if (piece.data.empty() && !last) return next_piece();
+  beast::get_lowest_layer(stream_).expires_after(context_.settings.http_timeout);
+  if (piece.data.empty()) {
+    const bool close = !stream_header_->keep_alive();
+    source_.reset();
+    stream_serializer_.reset();
+    stream_header_.reset();
+    piece_ = std::string();  // a kept-alive connection keeps no piece's memory
+    return boost::asio::async_write(
+        stream_, http::make_chunk_last(),
+        beast::bind_front_handler(&http_session::on_write, this->shared_from_this(), close));
+  }
+  piece_ = std::move(piece.data);
+  boost::asio::async_write(stream_, http::make_chunk(boost::asio::buffer(piece_)),
+                           [self = this->shared_from_this(), last](beast::error_code error, std::size_t) {
+                             if (error) return;  // the session ends; the source closes its COPY
+                             self->on_piece({{}, last ? body_piece::end::last : body_piece::end::more});
+                           });
 }
 
 template <class Stream>

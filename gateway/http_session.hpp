@@ -19,7 +19,9 @@ using tcp = boost::asio::ip::tcp;
 
 // One HTTP connection, plain or TLS (Stream: plain_stream or tls_stream): the TLS
 // handshake first, then reads requests within the size and time limits, answers them
-// one at a time through the router, and hands WebSocket upgrades to a websocket_session.
+// one at a time through the router (a streamed answer as chunks, pulled one at a time
+// from its source as the client takes them), and hands WebSocket upgrades to a
+// websocket_session.
 template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
  public:
@@ -34,6 +36,9 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   void read_next();
   void on_read(beast::error_code error, std::size_t bytes);
   void send(http_response response);
+  void send_streamed(streamed_response reply, unsigned version, bool keep_alive);
+  void next_piece();
+  void on_piece(body_piece piece);
   void on_write(bool close, beast::error_code error, std::size_t bytes);
   void refuse(beast::http::status status, const std::string& message);
   void shut_down();
@@ -46,6 +51,11 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   beast::flat_buffer buffer_;
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
   std::shared_ptr<http_response> pending_;
+  // A streamed response under way: its header, then chunks pulled one at a time.
+  std::optional<beast::http::response<beast::http::empty_body>> stream_header_;
+  std::optional<beast::http::response_serializer<beast::http::empty_body>> stream_serializer_;
+  std::shared_ptr<body_source> source_;
+  std::string piece_;  // the chunk being written
   std::vector<char> drain_buffer_;
 };
 

@@ -31,6 +31,15 @@ std::optional<request_error> read_count(simdjson::dom::element value, std::strin
   return std::nullopt;
 }
 
+std::optional<request_error> read_direction(std::string_view direction, sort_direction& out) {
+  std::string lowered(direction);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lowered != "asc" && lowered != "desc") return request_error{std::string(bad_direction)};
+  out = lowered == "asc" ? sort_direction::ascending : sort_direction::descending;
+  return std::nullopt;
+}
+
 std::optional<request_error> read_order(simdjson::dom::element value,
                                         snapshot_request::order& out) {
   simdjson::dom::object object;
@@ -49,14 +58,8 @@ std::optional<request_error> read_order(simdjson::dom::element value,
     }
   }
   if (out.column.empty()) return request_error{std::string(missing_column)};
-  std::string lowered(direction);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (!has_direction || (lowered != "asc" && lowered != "desc")) {
-    return request_error{std::string(bad_direction)};
-  }
-  out.direction = lowered == "asc" ? sort_direction::ascending : sort_direction::descending;
-  return std::nullopt;
+  if (!has_direction) return request_error{std::string(bad_direction)};
+  return read_direction(direction, out.direction);
 }
 
 }  // namespace
@@ -105,6 +108,25 @@ snapshot_parse_result parse_snapshot_request(std::string_view body, std::uint64_
   if (request.offset > static_cast<std::uint64_t>(INT64_MAX)) {
     return request_error{"\"offset\" is too large"};
   }
+  return request;
+}
+
+snapshot_parse_result parse_stream_request(const request_target& target) {
+  snapshot_request request;
+  request.slot_name = target.param("slotName");
+  request.table = target.param("table");
+  if (request.table.empty()) return request_error{"the \"table\" parameter is required"};
+  const auto column = target.param("order_by");
+  const auto direction = target.param("order");
+  if (column.empty()) {
+    if (!direction.empty()) return request_error{"\"order\" needs \"order_by\""};
+    return request;
+  }
+  snapshot_request::order order{column, sort_direction::ascending};
+  if (!direction.empty()) {
+    if (auto error = read_direction(direction, order.direction)) return *error;
+  }
+  request.order_by = std::move(order);
   return request;
 }
 

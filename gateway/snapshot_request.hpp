@@ -6,6 +6,8 @@
 #include <string_view>
 #include <variant>
 
+#include "gateway/query_string.hpp"
+
 namespace deltastream::gateway {
 
 enum class sort_direction { ascending, descending };
@@ -35,5 +37,10 @@ using snapshot_parse_result = std::variant<snapshot_request, request_error>;
 
 // Untrusted bytes in; never throws. `max_limit` bounds "limit".
 snapshot_parse_result parse_snapshot_request(std::string_view body, std::uint64_t max_limit);
+
+// The query of GET /v1/snapshot/stream, the same choice of rows without a window:
+//   ?slotName=delta_x&table=public.t&order_by=id&order=DESC
+// (offset and limit stay 0, unused; `order` defaults to ASC). Never throws.
+snapshot_parse_result parse_stream_request(const request_target& target);
 
 }  // namespace deltastream::gateway

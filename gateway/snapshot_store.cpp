@@ -54,24 +54,90 @@ bool valid_snapshot_name(const std::string& name) {
          });
 }
 
-}  // namespace
-
-snapshot_store::snapshot_store(std::string conninfo, std::chrono::seconds idle_timeout)
-    : conninfo_(std::move(conninfo)), idle_timeout_(idle_timeout) {}
-
-void snapshot_store::import(const std::string& stream, const std::string& snapshot_name) {
+// Opens the REPEATABLE READ READ ONLY transaction that reads `snapshot_name`.
+void begin_in_snapshot(PGconn* conn, const std::string& snapshot_name) {
   if (!valid_snapshot_name(snapshot_name)) {
     throw pg_error("invalid snapshot name \"" + snapshot_name + "\"", "22023");
   }
-  auto held = std::make_shared<held_snapshot>();
-  held->connection = pg_connect(conninfo_, connection_kind::sql);
-  PGconn* conn = held->connection.get();
   pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {}, PGRES_COMMAND_OK);
   char* literal = PQescapeLiteral(conn, snapshot_name.data(), snapshot_name.size());
   if (!literal) throw pg_error("cannot quote the snapshot name: " + pg_error_message(conn), "");
   const std::string set_snapshot = std::string("SET TRANSACTION SNAPSHOT ") + literal;
   PQfreemem(literal);
   pg_check(conn, PQexec(conn, set_snapshot.c_str()), PGRES_COMMAND_OK, "SET TRANSACTION SNAPSHOT");
+}
+
+// What a request reads, resolved by PostgreSQL and quoted: the only SQL text built
+// from a request.
+struct resolved_read {
+  std::string table_oid;
+  std::string relation;  // "schema"."table"
+  std::string order;     // " ORDER BY "column" ASC", or empty
+};
+
+std::variant<snapshot_store::page, resolved_read> resolve_read(PGconn* conn,
+                                                               const snapshot_request& request) {
+  auto table = pg_exec(conn, resolve_table_sql, {request.table});
+  if (PQntuples(table.get()) == 0) {
+    return error_page(404, "unknown table \"" + request.table + "\"");
+  }
+  resolved_read read;
+  read.relation = pg_quote_identifier(conn, PQgetvalue(table.get(), 0, 0)) + "." +
+                  pg_quote_identifier(conn, PQgetvalue(table.get(), 0, 1));
+  read.table_oid = PQgetvalue(table.get(), 0, 2);
+  if (request.order_by) {
+    const auto column = column_as_sql_reads_it(request.order_by->column);
+    if (PQntuples(pg_exec(conn, resolve_column_sql, {read.table_oid, column}).get()) == 0) {
+      return error_page(400, "unknown column \"" + request.order_by->column + "\" in order_by");
+    }
+    read.order = " ORDER BY " + pg_quote_identifier(conn, column) +
+                 (request.order_by->direction == sort_direction::ascending ? " ASC" : " DESC");
+  }
+  return read;
+}
+
+// The page a failed statement answers, when the connection still works.
+snapshot_store::page failure_page(const pg_error& error, const std::string& stream,
+                                  const snapshot_request& request) {
+  if (error.sqlstate() == "42602" || error.sqlstate() == "0A000" || error.sqlstate() == "42601") {
+    return error_page(400, "invalid table name \"" + request.table + "\"");
+  }
+  if (error.sqlstate() == "42501") return error_page(403, error.what());
+  module_logger("snapshot")->warn("{}: {}", stream, error.what());
+  return error_page(500, std::string("unable to get snapshot data: ") + error.what());
+}
+
+// The rows of a FETCH (one text column each) as the JSON array [r1,r2,...], the bytes
+// that string_agg built in PostgreSQL before.
+std::string json_array(const PGresult* rows) {
+  const int count = PQntuples(rows);
+  std::size_t size = 2 + static_cast<std::size_t>(count);
+  for (int i = 0; i < count; ++i) size += static_cast<std::size_t>(PQgetlength(rows, i, 0));
+  std::string array;
+  array.reserve(size);
+  array.push_back('[');
+  for (int i = 0; i < count; ++i) {
+    if (i > 0) array.push_back(',');
+    array.append(PQgetvalue(rows, i, 0), static_cast<std::size_t>(PQgetlength(rows, i, 0)));
+  }
+  array.push_back(']');
+  return array;
+}
+
+}  // namespace
+
+snapshot_store::snapshot_store(std::string conninfo, std::chrono::seconds idle_timeout)
+    : conninfo_(std::move(conninfo)), idle_timeout_(idle_timeout) {}
+
+void snapshot_store::import(const std::string& stream, const std::string& snapshot_name) {
+  auto held = std::make_shared<held_snapshot>();
+  held->connection = pg_connect(conninfo_, connection_kind::sql);
+  PGconn* conn = held->connection.get();
+  begin_in_snapshot(conn, snapshot_name);
+  // The reader's export lapses after --snapshot-hold; this one lives as long as we hold
+  // the transaction, and full-table reads import it on connections of their own.
+  held->exported_name =
+      PQgetvalue(pg_exec(conn, "SELECT pg_export_snapshot()", {}).get(), 0, 0);
   held->last_used = clock::now();
   std::lock_guard lock(mutex_);
   held_[stream] = std::move(held);
@@ -103,40 +169,45 @@ std::shared_ptr<snapshot_store::held_snapshot> snapshot_store::find(const std::s
   return found == held_.end() ? nullptr : found->second;
 }
 
-snapshot_store::page snapshot_store::read_page(const std::string& stream,
-                                               const snapshot_request& request) {
+std::variant<snapshot_store::page, std::shared_ptr<snapshot_store::held_snapshot>>
+snapshot_store::locate(const std::string& stream, const snapshot_request& request) {
   auto held = find(stream);
-  if (!held && !request.slot_name.empty() && !slot_exists(request.slot_name)) {
+  if (held) return held;
+  if (!request.slot_name.empty() && !slot_exists(request.slot_name)) {
     return error_page(404, "unknown slot \"" + request.slot_name + "\"");
   }
-  if (!held) {
-    return error_page(503, "snapshot not available: call /init to initialize a new slot and "
-                           "snapshot (a snapshot is released after " +
-                               std::to_string(idle_timeout_.count()) + " s idle)");
-  }
-  std::lock_guard lock(held->mutex);
-  held->last_used = clock::now();
-  PGconn* conn = held->connection.get();
+  return error_page(503, "snapshot not available: call /init to initialize a new slot and "
+                         "snapshot (a snapshot is released after " +
+                             std::to_string(idle_timeout_.count()) + " s idle)");
+}
+
+snapshot_store::page snapshot_store::read_page(const std::string& stream,
+                                               const snapshot_request& request) {
+  auto located = locate(stream, request);
+  if (auto* refusal = std::get_if<page>(&located)) return std::move(*refusal);
+  auto& held = *std::get<std::shared_ptr<held_snapshot>>(located);
+  std::lock_guard lock(held.mutex);
+  held.last_used = clock::now();
+  PGconn* conn = held.connection.get();
   try {
     // A failed query must not poison the snapshot's transaction (pgdeltastream's
     // connection stayed aborted until the next /init): each page runs in a savepoint.
     pg_exec(conn, "SAVEPOINT page", {}, PGRES_COMMAND_OK);
-    auto result = run_query(conn, request);
+    auto result = read_rows(held, request);
     pg_exec(conn, "RELEASE SAVEPOINT page", {}, PGRES_COMMAND_OK);
     return result;
   } catch (const pg_error& error) {
+    held.cursor.reset();
     if (PQstatus(conn) != CONNECTION_OK) {
       forget(stream);
       return error_page(503, std::string("snapshot lost: the database connection failed: ") +
                                  error.what());
     }
     pg_exec(conn, "ROLLBACK TO SAVEPOINT page", {}, PGRES_COMMAND_OK);
-    if (error.sqlstate() == "42602" || error.sqlstate() == "0A000" || error.sqlstate() == "42601") {
-      return error_page(400, "invalid table name \"" + request.table + "\"");
-    }
-    if (error.sqlstate() == "42501") return error_page(403, error.what());
-    module_logger("snapshot")->warn("{}: {}", stream, error.what());
-    return error_page(500, std::string("unable to get snapshot data: ") + error.what());
+    // The rollback closed a cursor declared in this savepoint; one declared before it
+    // stays open, and after a failed FETCH unusable: none is left for the next page.
+    pg_exec(conn, "CLOSE ALL", {}, PGRES_COMMAND_OK);
+    return failure_page(error, stream, request);
   }
 }
 
@@ -148,33 +219,68 @@ bool snapshot_store::slot_exists(const std::string& name) {
   return PQntuples(result.get()) > 0;
 }
 
-snapshot_store::page snapshot_store::run_query(PGconn* conn, const snapshot_request& request) {
-  auto table = pg_exec(conn, resolve_table_sql, {request.table});
-  if (PQntuples(table.get()) == 0) {
-    return error_page(404, "unknown table \"" + request.table + "\"");
-  }
-  const std::string schema_name = PQgetvalue(table.get(), 0, 0);
-  const std::string table_name = PQgetvalue(table.get(), 0, 1);
-  const std::string table_oid = PQgetvalue(table.get(), 0, 2);
+snapshot_store::page snapshot_store::read_rows(held_snapshot& held, const snapshot_request& request) {
+  PGconn* conn = held.connection.get();
+  auto resolved = resolve_read(conn, request);
+  if (auto* refusal = std::get_if<page>(&resolved)) return std::move(*refusal);
+  const auto& read = std::get<resolved_read>(resolved);
 
-  std::string order;
-  if (request.order_by) {
-    const auto column = column_as_sql_reads_it(request.order_by->column);
-    if (PQntuples(pg_exec(conn, resolve_column_sql, {table_oid, column}).get()) == 0) {
-      return error_page(400, "unknown column \"" + request.order_by->column + "\" in order_by");
-    }
-    order = " ORDER BY " + pg_quote_identifier(conn, column) +
-            (request.order_by->direction == sort_direction::ascending ? " ASC" : " DESC");
+  // OFFSET re-reads every row it skips, so paging a table with it is quadratic: a page
+  // that starts where the previous one ended continues that page's cursor instead.
+  auto& cursor = held.cursor;
+  const bool continues = cursor && cursor->table_oid == read.table_oid &&
+                         cursor->order == read.order && cursor->position == request.offset;
+  if (!continues) {
+    if (cursor) pg_exec(conn, "CLOSE page_rows", {}, PGRES_COMMAND_OK);
+    cursor.reset();
+    pg_exec(conn,
+            "DECLARE page_rows NO SCROLL CURSOR FOR SELECT row_to_json(t)::text FROM "
+            "(SELECT * FROM " + read.relation + read.order + " OFFSET $1) t",
+            {std::to_string(request.offset)}, PGRES_COMMAND_OK);
+    cursor = page_cursor{read.table_oid, read.order, request.offset};
   }
-  // PostgreSQL builds the JSON: numbers stay numbers, json stays json, column order is
-  // kept, and the rows never pass through an intermediate C++ representation.
-  const std::string query =
-      "SELECT '[' || coalesce(string_agg(row_to_json(t)::text, ','), '') || ']' FROM "
-      "(SELECT * FROM " +
-      pg_quote_identifier(conn, schema_name) + "." + pg_quote_identifier(conn, table_name) +
-      order + " OFFSET $1 LIMIT $2) t";
-  auto rows = pg_exec(conn, query, {std::to_string(request.offset), std::to_string(request.limit)});
-  return {200, PQgetvalue(rows.get(), 0, 0)};
+  // FETCH 0 would return the current row again, not none.
+  if (request.limit == 0) return {200, "[]"};
+  // FETCH takes no parameters; the count is the integer we parsed (≤ --max-page-rows).
+  auto rows = pg_exec(conn, "FETCH FORWARD " + std::to_string(request.limit) + " FROM page_rows", {});
+  cursor->position += static_cast<std::uint64_t>(PQntuples(rows.get()));
+  return {200, json_array(rows.get())};
+}
+
+std::variant<snapshot_store::page, pg_conn> snapshot_store::open_stream(
+    const std::string& stream, const snapshot_request& request) {
+  auto located = locate(stream, request);
+  if (auto* refusal = std::get_if<page>(&located)) return std::move(*refusal);
+  // Holding `held` keeps its transaction, and so its exported snapshot, alive until
+  // ours has imported it, even if the snapshot is forgotten meanwhile.
+  auto held = std::get<std::shared_ptr<held_snapshot>>(std::move(located));
+  {
+    std::lock_guard lock(held->mutex);
+    held->last_used = clock::now();
+  }
+  pg_conn connection;
+  try {
+    connection = pg_connect(conninfo_, connection_kind::sql);
+    begin_in_snapshot(connection.get(), held->exported_name);
+  } catch (const pg_error& error) {
+    return error_page(503, std::string("snapshot not available: ") + error.what());
+  }
+  PGconn* conn = connection.get();
+  try {
+    auto resolved = resolve_read(conn, request);
+    if (auto* refusal = std::get_if<page>(&resolved)) return std::move(*refusal);
+    const auto& read = std::get<resolved_read>(resolved);
+    // Binary: json's binary form is its text, with none of text COPY's backslash escapes.
+    const std::string copy = "COPY (SELECT row_to_json(t) FROM (SELECT * FROM " + read.relation +
+                             read.order + ") t) TO STDOUT (FORMAT binary)";
+    pg_check(conn, PQexec(conn, copy.c_str()), PGRES_COPY_OUT, copy);
+  } catch (const pg_error& error) {
+    if (PQstatus(conn) != CONNECTION_OK) {
+      return error_page(503, std::string("snapshot not available: ") + error.what());
+    }
+    return failure_page(error, stream, request);
+  }
+  return connection;
 }
 
 }  // namespace deltastream::gateway

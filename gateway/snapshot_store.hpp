@@ -1,10 +1,13 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <variant>
 
 #include "common/pg_connection.hpp"
 #include "gateway/snapshot_request.hpp"
@@ -25,23 +28,40 @@ class snapshot_store {
   bool holds(const std::string& stream);
   void expire_idle();
 
-  // One page of rows as a JSON array, built by PostgreSQL (row_to_json): the status
-  // and the body ({"error":...} unless 200).
+  // One page of rows as a JSON array of row_to_json objects: the status and the body
+  // ({"error":...} unless 200).
   struct page {
     unsigned status = 200;
     std::string body;
   };
   page read_page(const std::string& stream, const snapshot_request& request);
 
+  // The whole table (request's offset and limit unused) on a connection of its own that
+  // imported the held snapshot, so that a long read never holds up the snapshot's pages.
+  // The connection comes back in COPY OUT state, a binary COPY of one json column (see
+  // copy_json_decoder); or the error page, as read_page's.
+  std::variant<page, pg_conn> open_stream(const std::string& stream, const snapshot_request& request);
+
  private:
+  // The server-side cursor of the last page read, left where that page ended, so that
+  // the next page continues it instead of skipping `offset` rows again.
+  struct page_cursor {
+    std::string table_oid;
+    std::string order;  // the ORDER BY clause as sent
+    std::uint64_t position = 0;
+  };
   struct held_snapshot {
     std::mutex mutex;  // one query at a time on the connection
     pg_conn connection;
+    std::string exported_name;  // the transaction's snapshot re-exported, for open_stream
     std::chrono::steady_clock::time_point last_used;
+    std::optional<page_cursor> cursor;
   };
+  std::variant<page, std::shared_ptr<held_snapshot>> locate(const std::string& stream,
+                                                            const snapshot_request& request);
   std::shared_ptr<held_snapshot> find(const std::string& stream);
   bool slot_exists(const std::string& name);
-  page run_query(PGconn* conn, const snapshot_request& request);
+  page read_rows(held_snapshot& held, const snapshot_request& request);
 
   const std::string conninfo_;
   const std::chrono::seconds idle_timeout_;

@@ -61,3 +61,21 @@ TEST_CASE("bad snapshot requests say what is wrong") {
         "order_by order direction can only be either 'ASC' or 'DESC'");
   CHECK(error_of(R"({"table":"t","offset":0,"limit":1,"order_by":"id"})").find("must be an object") != std::string::npos);
 }
+
+TEST_CASE("the stream's query string: table required, order_by optional, order defaults to ASC") {
+  const auto parse = [](std::string_view target) { return parse_stream_request(*parse_target(target)); };
+  const auto plain = std::get<snapshot_request>(parse("/v1/snapshot/stream?table=public.t&slotName=delta_x"));
+  CHECK(plain.table == "public.t");
+  CHECK(plain.slot_name == "delta_x");
+  CHECK_FALSE(plain.order_by);
+  const auto ordered = std::get<snapshot_request>(parse("/v1/snapshot/stream?table=t&order_by=%22Id%22"));
+  REQUIRE(ordered.order_by);
+  CHECK(ordered.order_by->column == "\"Id\"");
+  CHECK(ordered.order_by->direction == sort_direction::ascending);
+  CHECK(std::get<snapshot_request>(parse("/s?table=t&order_by=id&order=desc")).order_by->direction ==
+        sort_direction::descending);
+  CHECK(std::get<request_error>(parse("/s?slotName=x")).message.find("\"table\"") != std::string::npos);
+  CHECK(std::get<request_error>(parse("/s?table=t&order_by=id&order=up")).message ==
+        "order_by order direction can only be either 'ASC' or 'DESC'");
+  CHECK(std::holds_alternative<request_error>(parse("/s?table=t&order=asc")));
+}
