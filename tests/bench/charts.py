@@ -119,10 +119,15 @@ def snapshot(results, out_dir):
     snap = results["snapshot"]
     fig, ax = plt.subplots(figsize=(7, 4))
     labels = [f"/v1/snapshot/data\npages of {snap['page_rows']:,}",
-              f"/v1/snapshot/data\npages of {snap['largest_page_rows']:,}", "psql \\copy\nrow_to_json"]
-    values = [snap["paged"]["rows_per_s"], snap["largest"]["rows_per_s"], snap["copy"]["rows_per_s"]]
+              f"/v1/snapshot/data\npages of {snap['largest_page_rows']:,}"]
+    values = [snap["paged"]["rows_per_s"], snap["largest"]["rows_per_s"]]
+    if "streamed" in snap:
+        labels.append("/v1/snapshot/stream\nNDJSON")
+        values.append(snap["streamed"]["rows_per_s"])
+    labels.append("psql \\copy\nrow_to_json")
+    values.append(snap["copy"]["rows_per_s"])
     _bars(ax, labels, [("rows/s", values)], [DS])
-    for bar in ax.patches[2:]:
+    for bar in ax.patches[len(values) - 1:]:
         bar.set_color(FLOOR)
     ax.set_ylabel("rows/s (median of rounds)")
     ax.set_title(f"Reading a {snap['rows']:,}-row table")

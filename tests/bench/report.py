@@ -122,7 +122,9 @@ def write(results, config):
         f"4. **Snapshot** ({c['snapshot_rows']:,} rows): one `/v1/init`, then every row through "
         f"`POST /v1/snapshot/data` with `order_by` id on one keep-alive connection, in pages of "
         f"{c['page_rows']:,} and of {c['largest_page_rows']:,} (`--max-page-rows`, the largest "
-        "page the gateway serves by default, so its fastest full-table read), against "
+        "page the gateway serves by default), and streamed whole by `GET /v1/snapshot/stream` "
+        "(NDJSON, chunked: the fastest full-table read the gateway offers; a build without it "
+        "skips it and the largest pages carry the 0.8x target), against "
         "`psql -c \"\\copy (select row_to_json(t) from t t) to /dev/null\"`.",
         f"5. **One {c['big_rows']:,}-row transaction**: written, then drained by a fresh reader + "
         "gateway to a WebSocket consumer and by pg_recvlogical; time to the last row, and peak "

@@ -74,12 +74,20 @@ def rows(results):
                     ">= 250,000", _mark(capacity >= 250_000)))
     snap = results.get("snapshot")
     if snap:
-        for name, label, goal in (("paged", f"pages of {snap['page_rows']:,}", 0.5),
-                                  ("largest", f"pages of {snap['largest_page_rows']:,}", 0.8)):
+        # The fastest full-table read carries the 0.8x target: the stream where the build
+        # has it, the largest pages otherwise.
+        fastest = "streamed" if "streamed" in snap else "largest"
+        for name, label in (("paged", f"pages of {snap['page_rows']:,}"),
+                            ("largest", f"pages of {snap['largest_page_rows']:,}"),
+                            ("streamed", "GET /v1/snapshot/stream")):
+            if name not in snap:
+                continue
             s = snap[name]
+            goal = 0.5 if name == "paged" else 0.8 if name == fastest else None
             out.append((f"4. snapshot {snap['rows']:,} rows, {label} (rows/s)", _f(s["rows_per_s"]),
                         f"{_f(snap['copy']['rows_per_s'])} \\copy", _f(s["rate_vs_copy"]),
-                        f"rate >= {goal}x \\copy", _mark(s["rate_vs_copy"] >= goal)))
+                        f"rate >= {goal}x \\copy" if goal else "",
+                        _mark(s["rate_vs_copy"] >= goal) if goal else ""))
     big = results.get("bigtx")
     if big:
         ws, pg = big["ws"], big["pg"]
