@@ -80,9 +80,12 @@ void read_snapshot(gateway_context& context, const http_request& request, respon
     } catch (const std::exception& error) {
       page = {500, json_object().add("error", std::string("unable to get snapshot data: ") + error.what()).str()};
     }
+    const bool served = page.status == 200;
     net::post(context.io, [respond, page = std::move(page)] {
       respond(json_response(static_cast<http::status>(page.status), page.body));
     });
+    // While that page travels and the client asks for the next, PostgreSQL reads it.
+    if (served) context.snapshots.read_ahead(stream);
   });
 }
 

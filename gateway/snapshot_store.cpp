@@ -181,23 +181,21 @@ snapshot_store::locate(const std::string& stream, const snapshot_request& reques
                              std::to_string(idle_timeout_.count()) + " s idle)");
 }
 
-snapshot_store::page snapshot_store::read_page(const std::string& stream,
-                                               const snapshot_request& request) {
-  auto located = locate(stream, request);
-  if (auto* refusal = std::get_if<page>(&located)) return std::move(*refusal);
-  auto& held = *std::get<std::shared_ptr<held_snapshot>>(located);
-  std::lock_guard lock(held.mutex);
-  held.last_used = clock::now();
+template <class Read>
+snapshot_store::page snapshot_store::in_savepoint(const std::string& stream, held_snapshot& held,
+                                                  const snapshot_request& request, Read&& read) {
   PGconn* conn = held.connection.get();
   try {
     // A failed query must not poison the snapshot's transaction (pgdeltastream's
     // connection stayed aborted until the next /init): each page runs in a savepoint.
     pg_exec(conn, "SAVEPOINT page", {}, PGRES_COMMAND_OK);
-    auto result = read_rows(held, request);
+    auto result = read();
     pg_exec(conn, "RELEASE SAVEPOINT page", {}, PGRES_COMMAND_OK);
     return result;
   } catch (const pg_error& error) {
     held.cursor.reset();
+    held.ahead.reset();
+    held.read_ahead_limit = 0;
     if (PQstatus(conn) != CONNECTION_OK) {
       forget(stream);
       return error_page(503, std::string("snapshot lost: the database connection failed: ") +
@@ -209,6 +207,36 @@ snapshot_store::page snapshot_store::read_page(const std::string& stream,
     pg_exec(conn, "CLOSE ALL", {}, PGRES_COMMAND_OK);
     return failure_page(error, stream, request);
   }
+}
+
+snapshot_store::page snapshot_store::read_page(const std::string& stream,
+                                               const snapshot_request& request) {
+  auto located = locate(stream, request);
+  if (auto* refusal = std::get_if<page>(&located)) return std::move(*refusal);
+  auto& held = *std::get<std::shared_ptr<held_snapshot>>(located);
+  std::lock_guard lock(held.mutex);
+  held.last_used = clock::now();
+  return in_savepoint(stream, held, request, [&] { return read_rows(held, request); });
+}
+
+void snapshot_store::read_ahead(const std::string& stream) {
+  const auto found = find(stream);
+  if (!found) return;
+  auto& held = *found;
+  std::lock_guard lock(held.mutex);
+  if (!held.cursor || held.ahead || held.read_ahead_limit == 0) return;
+  const snapshot_request none;
+  const auto start = held.cursor->position;
+  const auto limit = held.read_ahead_limit;
+  in_savepoint(stream, held, none, [&] {
+    auto rows = pg_exec(held.connection.get(),
+                        "FETCH FORWARD " + std::to_string(limit) + " FROM page_rows", {});
+    const auto count = static_cast<std::uint64_t>(PQntuples(rows.get()));
+    held.cursor->position += count;
+    held.ahead = held_snapshot::page_ahead{start, limit, {200, json_array(rows.get())}};
+    held.read_ahead_limit = count == limit ? limit : 0;
+    return page{};
+  });
 }
 
 bool snapshot_store::slot_exists(const std::string& name) {
@@ -228,8 +256,17 @@ snapshot_store::page snapshot_store::read_rows(held_snapshot& held, const snapsh
   // OFFSET re-reads every row it skips, so paging a table with it is quadratic: a page
   // that starts where the previous one ended continues that page's cursor instead.
   auto& cursor = held.cursor;
-  const bool continues = cursor && cursor->table_oid == read.table_oid &&
-                         cursor->order == read.order && cursor->position == request.offset;
+  const bool same_read = cursor && cursor->table_oid == read.table_oid && cursor->order == read.order;
+  if (same_read && held.ahead && held.ahead->start == request.offset &&
+      held.ahead->limit == request.limit) {
+    auto served = std::move(held.ahead->rows);
+    held.ahead.reset();
+    return served;  // read_ahead_limit stays: the next page is read ahead too
+  }
+  // A page read ahead that is not the one asked for: the cursor is past it, so unless
+  // it is where this page starts, it is declared again below.
+  held.ahead.reset();
+  const bool continues = same_read && cursor->position == request.offset;
   if (!continues) {
     if (cursor) pg_exec(conn, "CLOSE page_rows", {}, PGRES_COMMAND_OK);
     cursor.reset();
@@ -240,10 +277,15 @@ snapshot_store::page snapshot_store::read_rows(held_snapshot& held, const snapsh
     cursor = page_cursor{read.table_oid, read.order, request.offset};
   }
   // FETCH 0 would return the current row again, not none.
-  if (request.limit == 0) return {200, "[]"};
+  if (request.limit == 0) {
+    held.read_ahead_limit = 0;
+    return {200, "[]"};
+  }
   // FETCH takes no parameters; the count is the integer we parsed (≤ --max-page-rows).
   auto rows = pg_exec(conn, "FETCH FORWARD " + std::to_string(request.limit) + " FROM page_rows", {});
-  cursor->position += static_cast<std::uint64_t>(PQntuples(rows.get()));
+  const auto count = static_cast<std::uint64_t>(PQntuples(rows.get()));
+  cursor->position += count;
+  held.read_ahead_limit = count == request.limit ? request.limit : 0;
   return {200, json_array(rows.get())};
 }
 

@@ -36,6 +36,12 @@ class snapshot_store {
   };
   page read_page(const std::string& stream, const snapshot_request& request);
 
+  // Reads the page that would continue the last one read_page served from `stream`
+  // (same size, from where it ended), so that the client's next request finds it ready
+  // and PostgreSQL works while the last page is on its way. Does nothing when the last
+  // page ended the table or was not paging. Call it on a database thread.
+  void read_ahead(const std::string& stream);
+
   // The whole table (request's offset and limit unused) on a connection of its own that
   // imported the held snapshot, so that a long read never holds up the snapshot's pages.
   // The connection comes back in COPY OUT state, a binary COPY of one json column (see
@@ -56,12 +62,25 @@ class snapshot_store {
     std::string exported_name;  // the transaction's snapshot re-exported, for open_stream
     std::chrono::steady_clock::time_point last_used;
     std::optional<page_cursor> cursor;
+    // A page read ahead of its request: rows from `start` on, `limit` of them asked
+    // for. The cursor stands after it.
+    struct page_ahead {
+      std::uint64_t start = 0;
+      std::uint64_t limit = 0;
+      page rows;
+    };
+    std::optional<page_ahead> ahead;
+    std::uint64_t read_ahead_limit = 0;  // the last page's size when it was full, else 0
   };
   std::variant<page, std::shared_ptr<held_snapshot>> locate(const std::string& stream,
                                                             const snapshot_request& request);
   std::shared_ptr<held_snapshot> find(const std::string& stream);
   bool slot_exists(const std::string& name);
   page read_rows(held_snapshot& held, const snapshot_request& request);
+  // Runs `read` in a savepoint; on an error, rolls back to it and forgets the cursor.
+  template <class Read>
+  page in_savepoint(const std::string& stream, held_snapshot& held, const snapshot_request& request,
+                    Read&& read);
 
   const std::string conninfo_;
   const std::chrono::seconds idle_timeout_;

@@ -111,6 +111,9 @@ class SnapshotTest(unittest.TestCase):
         self.assertEqual(self.page_ids(100, 100), list(range(101, 201)))
         self.assertEqual(self.page_ids(50, 10), list(range(51, 61)))  # back: a new cursor
         self.assertEqual(self.page_ids(60, 10), list(range(61, 71)))
+        # Where the page read ahead starts, but larger: not that page, the rows asked for.
+        self.assertEqual(self.page_ids(70, 20), list(range(71, 91)))
+        self.assertEqual(self.page_ids(90, 20), list(range(91, 111)))
         self.assertEqual(self.page_ids(2000, 5), list(range(2001, 2006)))  # ahead
         self.assertEqual(self.page_ids(2005, 5), list(range(2006, 2011)))
         self.assertEqual(self.page_ids(2010, 5, order="DESC"), list(range(490, 485, -1)))
