@@ -9,7 +9,6 @@
 
 namespace deltastream::reader {
 
-
 reader_service::reader_service(zmq::context_t& context, const reader_options& options)
     : options_(options),
       zap_(options.curve.enabled()
@@ -32,15 +31,25 @@ void reader_service::run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     items.clear();
     items.push_back({control_.socket().handle(), 0, ZMQ_POLLIN, 0});
-    const short publish_events =
-        static_cast<short>(ZMQ_POLLIN | (registry_.has_pending_output() ? ZMQ_POLLOUT : 0));
-    items.push_back({publisher_.socket().handle(), 0, publish_events, 0});
+    // Never ZMQ_POLLOUT on the XPUB: libzmq reports a PUB-like socket always writable
+    // (dist_t::has_out), also while ZMQ_XPUB_NODROP refuses every send.
+    items.push_back({publisher_.socket().handle(), 0, ZMQ_POLLIN, 0});
     registry_.add_poll_items(items);
 
-    const auto now = clock::now();
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        registry_.next_deadline(now) - now);
-    const long timeout = std::max<long>(0, static_cast<long>(wait.count()));
+    long timeout = 0;
+    if (registry_.has_pending_output()) {
+      // A message the subscribers refused is offered again after a short pause. Not
+      // sooner: a blocked stream skips its heartbeat, so its deadline stays in the past,
+      // and waiting for it spun this loop at 100% of a core while the subscribers were
+      // behind. The queue that refused it holds --high-water-mark messages, far more than
+      // a pause's worth, so the pause costs no throughput.
+      timeout = publish_retry_interval.count();
+    } else {
+      const auto now = clock::now();
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+          registry_.next_deadline(now) - now);
+      timeout = std::max<long>(0, static_cast<long>(wait.count()));
+    }
     if (zmq_poll(items.data(), static_cast<int>(items.size()), timeout) < 0) {
       if (errno == EINTR) continue;  // a signal: check `stop`
       throw std::runtime_error(std::string("zmq_poll: ") + zmq_strerror(errno));

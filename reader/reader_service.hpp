@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include <zmq.hpp>
@@ -26,6 +27,9 @@ class reader_service {
 
  private:
   void serve_control_requests();
+
+  // How soon a message that the subscribers refused (high-water mark) is offered again.
+  static constexpr std::chrono::milliseconds publish_retry_interval{1};
 
   const reader_options& options_;
   std::unique_ptr<zap_authenticator> zap_;  // with CURVE; outlives the sockets it checks
