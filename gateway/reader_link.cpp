@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 #include <zmq_addon.hpp>
@@ -172,9 +173,20 @@ void reader_link::receive_replies(zmq::socket_t& dealer) {
 }
 
 void reader_link::receive_frames(zmq::socket_t& sub) {
-  for (int budget = 0; budget < 1024; ++budget) {
+  // Everything read in one pass goes to the I/O thread in one post: a post is an
+  // eventfd write and an io_context wake-up, which cost more than a small message.
+  struct received_frame {
+    std::string stream;
+    proto::frame_header header;
+    std::shared_ptr<const std::string> payload;
+    std::size_t bytes;
+  };
+  std::vector<received_frame> batch;
+  // Counted before the post and as each frame is read, so that the pass stops at the
+  // bound: the bytes in flight never exceed it by more than one frame.
+  while (batch.size() < max_frames_per_post && inflight_bytes_.load() < settings_.max_inflight_bytes) {
     std::vector<zmq::message_t> parts;
-    if (!zmq::recv_multipart(sub, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
+    if (!zmq::recv_multipart(sub, std::back_inserter(parts), zmq::recv_flags::dontwait)) break;
     try {
       if (parts.size() != 3) {
         throw protocol_error("expected 3 frames, got " + std::to_string(parts.size()));
@@ -185,15 +197,18 @@ void reader_link::receive_frames(zmq::socket_t& sub) {
       auto payload = std::make_shared<const std::string>(parts[2].to_string());
       const std::size_t bytes = payload->size() + 64;
       inflight_bytes_ += bytes;
-      net::post(io_, [this, stream = std::move(stream), header, payload = std::move(payload),
-                      bytes]() mutable {
-        on_frame_(stream, header, std::move(payload));
-        inflight_bytes_ -= bytes;
-      });
+      batch.push_back({std::move(stream), header, std::move(payload), bytes});
     } catch (const protocol_error& error) {
       module_logger("link")->warn("dropped a malformed frame from the reader: {}", error.what());
     }
   }
+  if (batch.empty()) return;
+  net::post(io_, [this, batch = std::move(batch)]() mutable {
+    for (auto& frame : batch) {
+      on_frame_(frame.stream, frame.header, std::move(frame.payload));
+      inflight_bytes_ -= frame.bytes;
+    }
+  });
 }
 
 void reader_link::expire_calls() {

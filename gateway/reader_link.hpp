@@ -64,6 +64,10 @@ class reader_link {
   void receive_replies(zmq::socket_t& dealer);
   void receive_frames(zmq::socket_t& sub);
   void expire_calls();
+
+  // One post per receive pass, up to this many frames, so that the I/O thread also
+  // gets to write to its clients between batches.
+  static constexpr std::size_t max_frames_per_post = 1024;
   void log_connection_event(zmq::socket_t& monitor);
 
   net::io_context& io_;
