@@ -234,8 +234,11 @@ void stream::stop(const std::string& reason) {
 clock::time_point stream::next_deadline() const {
   if (!connection_) return retry_at_;
   if (status_due_ || more_buffered_) return clock::now();
-  return std::min(last_status_ + settings_.status_interval,
-                  last_heartbeat_ + settings_.heartbeat_interval);
+  const auto status_at = last_status_ + settings_.status_interval;
+  // While a message waits for the subscribers no heartbeat goes out (step()): its
+  // deadline would stay in the past and keep the loop from sleeping.
+  if (pending_) return status_at;
+  return std::min(status_at, last_heartbeat_ + settings_.heartbeat_interval);
 }
 
 }  // namespace deltastream::reader
