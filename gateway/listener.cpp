@@ -49,6 +49,10 @@ void listener::on_accept(boost::beast::error_code error, net::ip::tcp::socket so
     if (peer_error) {
       // Gone already (reset before we got to it): nothing to serve.
     } else if (auto token = connections_->admit(peer.address())) {
+      // Every change is written as soon as it arrives: Nagle's algorithm would hold a
+      // small frame back until the client's (delayed, up to 40 ms) ACK of the last one.
+      boost::beast::error_code ignored;
+      socket.set_option(net::ip::tcp::no_delay(true), ignored);
       if (context_.tls) {
         std::make_shared<http_session<tls_stream>>(context_, std::move(*token), std::move(socket),
                                                    *context_.tls)
