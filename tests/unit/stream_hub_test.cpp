@@ -13,6 +13,9 @@ namespace {
 
 // Records what the hub does to a connection (the real one is a websocket_session).
 struct recording_client : stream_client {
+  recording_client() = default;
+  recording_client(stream_hub& on, std::string of) : hub(&on), stream(std::move(of)) {}
+
   stream_hub* hub = nullptr;
   std::string stream;
   std::vector<std::string> delivered;  // whole messages, pieces joined
@@ -160,9 +163,7 @@ TEST_CASE("a silent stream ends its connections") {
 
 TEST_CASE("a consumer gets a large message's pieces as one message; a lost piece is a gap") {
   stream_hub hub(1 << 20);
-  recording_client consumer;
-  consumer.hub = &hub;
-  consumer.stream = "delta_a";
+  recording_client consumer(hub, "delta_a");
   hub.claim_consumer("delta_a", &consumer);
   hub.consumer_attached("delta_a", &consumer, 7, 0);
   hub.on_frame("delta_a", part(7, 1), text("{\"change\":["));
@@ -180,11 +181,7 @@ TEST_CASE("a consumer gets a large message's pieces as one message; a lost piece
 
 TEST_CASE("an observer that connects in the middle of a message starts with the next one") {
   stream_hub hub(1 << 20);
-  recording_client early, late;
-  for (auto* client : {&early, &late}) {
-    client->hub = &hub;
-    client->stream = "delta_a";
-  }
+  recording_client early(hub, "delta_a"), late(hub, "delta_a");
   hub.add_observer("delta_a", &early);
   hub.on_frame("delta_a", part(2, 1), text("a"));
   hub.add_observer("delta_a", &late);
@@ -198,9 +195,7 @@ TEST_CASE("an observer that connects in the middle of a message starts with the 
 
 TEST_CASE("an unwatched stream's open message still holds a new observer back") {
   stream_hub hub(1 << 20);
-  recording_client observer;
-  observer.hub = &hub;
-  observer.stream = "delta_a";
+  recording_client observer(hub, "delta_a");
   hub.on_frame("delta_a", part(2, 1), text("a"));  // nobody watches yet
   hub.add_observer("delta_a", &observer);
   hub.on_frame("delta_a", data(2, 2), text("b"));
@@ -210,11 +205,7 @@ TEST_CASE("an unwatched stream's open message still holds a new observer back") 
 
 TEST_CASE("observers in the middle of a message are closed when the stream restarts") {
   stream_hub hub(1 << 20);
-  recording_client watching, joining;
-  for (auto* client : {&watching, &joining}) {
-    client->hub = &hub;
-    client->stream = "delta_a";
-  }
+  recording_client watching(hub, "delta_a"), joining(hub, "delta_a");
   hub.add_observer("delta_a", &watching);
   hub.on_frame("delta_a", part(2, 1), text("a"));
   hub.add_observer("delta_a", &joining);
@@ -229,11 +220,7 @@ TEST_CASE("observers in the middle of a message are closed when the stream resta
 
 TEST_CASE("a lost piece closes every observer of the stream") {
   stream_hub hub(1 << 20);
-  recording_client watching, joining;
-  for (auto* client : {&watching, &joining}) {
-    client->hub = &hub;
-    client->stream = "delta_a";
-  }
+  recording_client watching(hub, "delta_a"), joining(hub, "delta_a");
   hub.add_observer("delta_a", &watching);
   hub.on_frame("delta_a", part(2, 1), text("a"));
   hub.add_observer("delta_a", &joining);
