@@ -136,7 +136,8 @@ void websocket_session<Stream>::reject(http::status status, const std::string& m
   leave_hub();
   auto response = std::make_shared<http_response>(json_error(status, message));
   response->keep_alive(false);
-  http::async_write(ws_.next_layer(), *response,  // through TLS, when there is TLS
+  // Past the coalescing layer, which would report the write done before it is sent.
+  http::async_write(ws_.next_layer().next_layer(), *response,  // through TLS, when there is TLS
                     [self = this->shared_from_this(), response](beast::error_code, std::size_t) {
                       self->close_now();
                     });
@@ -294,6 +295,8 @@ void websocket_session<Stream>::write_next() {
   writing_ = true;
   const auto& next = queue_.front();
   auto on_write = beast::bind_front_handler(&websocket_session::on_write, this->shared_from_this());
+  // More is queued behind this frame: send them together, in one system call.
+  if (queue_.size() > 1) ws_.next_layer().hold_next_write();
   if (next.last_piece && !writing_open_message_) {
     ws_.text(true);
     ws_.async_write(boost::asio::buffer(*next.bytes), std::move(on_write));

@@ -13,6 +13,7 @@
 #include "gateway/gateway_context.hpp"
 #include "gateway/session_stream.hpp"
 #include "gateway/stream_hub.hpp"
+#include "gateway/write_coalescing_stream.hpp"
 
 namespace deltastream::gateway {
 
@@ -60,7 +61,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   // The reader's lease lasts 5 s (reader/consumer_leases.hpp): renew well within it.
   static constexpr std::chrono::seconds lease_renewal_interval{1};
 
-  websocket::stream<Stream> ws_;
+  websocket::stream<write_coalescing_stream<Stream>> ws_;
   gateway_context& context_;
   connection_token token_;  // the http_session's: counts this connection for its client
   beast::http::request<beast::http::string_body> request_;
