@@ -35,10 +35,11 @@ def throughput(results, out_dir):
     figures = results["throughput"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     groups = [f"{t['workload']} (tx x rows)" for t in figures]
-    _bars(left, groups, [("reader + gateway -> WebSocket", [t["ws"]["rows_per_s"] for t in figures]),
+    _bars(left, groups, [("reader + gateway -> WebSocket (bare client)", [t["ws"]["rows_per_s"] for t in figures]),
+                         ("... -> python3-websockets", [t.get("ws_lib", {}).get("rows_per_s", 0.0) for t in figures]),
                          ("reader alone -> ZeroMQ SUB", [t["zmq"]["rows_per_s"] for t in figures]),
                          ("pg_recvlogical -> /dev/null", [t["pg"]["rows_per_s"] for t in figures])],
-          [DS, ZMQ, FLOOR])
+          [DS, "#9ecae1", ZMQ, FLOOR])
     left.set_ylabel("rows/s (median of rounds)")
     left.set_title("Drain throughput")
     left.legend(fontsize=8)

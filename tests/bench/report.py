@@ -95,9 +95,12 @@ def write(results, config):
         "## How each figure is measured",
         "",
         f"1. **Throughput** ({workloads}; transactions x rows): the rows are written first, "
-        "with three slots created at the same point before the writes; one is drained by "
-        "reader + gateway to a python3-websockets consumer (which ACKs the last `nextlsn` at "
-        "the end), one by a second reader with no gateway to a ZeroMQ SUB, one by "
+        "with four slots created at the same point before the writes; one is drained by "
+        "reader + gateway to a bare WebSocket consumer (`tests/bench/bare_websocket.py`, "
+        "asyncio.Protocol, no task or timer per message: the headline figure; it ACKs the "
+        "last `nextlsn` at the end), one the same way to a python3-websockets consumer (what "
+        "an application would write; its per-message cost makes the client the limit for "
+        "small messages), one by a second reader with no gateway to a ZeroMQ SUB, one by "
         "`pg_recvlogical --endpos … -f /dev/null` with the reader's wal2json options "
         "(`format-version=1`, `include-lsn=on`, `pretty-print=off`, `write-in-chunks=on`). Time is from the client's "
         "first connection to its last row. MB/s counts the wal2json messages' bytes. CPU is "

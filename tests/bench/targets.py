@@ -27,15 +27,19 @@ def rows(results):
                     _mark(t["ws_ratio"] <= 1.10)))
         out.append((f"   {w}: rows/s | MB/s", f"{_f(ws['rows_per_s'])} | {_f(ws['mb_per_s'], 1)}",
                     f"{_f(pg['rows_per_s'])} | {_f(pg['mb_per_s'], 1)}", "", "", INFO))
+        if "ws_lib" in t:
+            out.append((f"   {w}: to a python3-websockets consumer (s)", _f(t["ws_lib"]["seconds"]),
+                        f"{_f(pg['seconds'])} pg_recvlogical", _f(t["ws_lib_ratio"]), "", INFO))
         out.append((f"   {w}: reader alone, ZeroMQ SUB (s)", _f(zmq["seconds"]),
                     f"{_f(pg['seconds'])} pg_recvlogical", _f(t["zmq_ratio"]), "", INFO))
         out.append((f"   {w}: CPU s per M rows, walsender", _f(ws["walsender_cpu_per_m"]),
                     _f(pg["walsender_cpu_per_m"]), "", "", INFO))
         out.append((f"   {w}: CPU s per M rows, reader | gateway",
                     f"{_f(ws['reader_cpu_per_m'])} | {_f(ws['gateway_cpu_per_m'])}", "", "", "", INFO))
-        out.append((f"   {w}: Python client busy, WebSocket | ZeroMQ",
-                    f"{_f(ws['client_core_share'] * 100, 0)}% | {_f(zmq['client_core_share'] * 100, 0)}%",
-                    "", "", "", INFO))
+        lib_share = t["ws_lib"]["client_core_share"] if "ws_lib" in t else None
+        out.append((f"   {w}: Python client busy, WebSocket bare | python3-websockets | ZeroMQ",
+                    f"{_f(ws['client_core_share'] * 100, 0)}% | {_f(lib_share * 100 if lib_share else None, 0)}% | "
+                    f"{_f(zmq['client_core_share'] * 100, 0)}%", "", "", "", INFO))
     for lat in results.get("latency", []):
         rate, ws, pg = lat["rate"], lat["ws"], lat["pg"]
         limit = 1.0 if rate <= 1000 else 10.0

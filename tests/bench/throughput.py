@@ -1,12 +1,13 @@
-"""Figure 1, throughput: N transactions of M rows written up front, then three slots
+"""Figure 1, throughput: N transactions of M rows written up front, then four slots
 created at the same point before the writes are drained one after another (the order
-rotating each round): reader + gateway to a WebSocket consumer, the reader alone to a
-ZeroMQ SUB, and pg_recvlogical to /dev/null."""
+rotating each round): reader + gateway to a bare WebSocket consumer (the headline), the
+same to a python3-websockets consumer, the reader alone to a ZeroMQ SUB, and
+pg_recvlogical to /dev/null."""
 
 import os
 import statistics
 
-from clients import recvlogical_drain, ws_drain, zmq_drain
+from clients import recvlogical_drain, ws_drain, ws_drain_bare, zmq_drain
 from stack import cpu_seconds, parse_lsn, wait_until
 
 TABLE = "bench_bulk"
@@ -40,7 +41,7 @@ def _release(pg, stack, stream, detach):
     wait_until(lambda: not pid or not os.path.exists(f"/proc/{pid}"), 15, f"walsender {pid} to end")
 
 
-def _drain_ws(pg, stack, stream, rows, timeout):
+def _drain_ws(pg, stack, stream, rows, timeout, bare):
     before = stack.cpu()
 
     def before_close(lsn):
@@ -48,7 +49,12 @@ def _drain_ws(pg, stack, stream, rows, timeout):
         after = stack.cpu()
         return walsender, after
 
-    seconds, size, lsn, (walsender, after), client = ws_drain(stack.ws_url(stream), rows, before_close, timeout)
+    if bare:
+        path = f"/v1/lr/stream?slotName={stream}"
+        drained = ws_drain_bare(stack.port, path, rows, before_close, timeout)
+    else:
+        drained = ws_drain(stack.ws_url(stream), rows, before_close, timeout)
+    seconds, size, lsn, (walsender, after), client = drained
     _wait_acked(pg, stream, lsn)
     _release(pg, stack, stream, detach=True)
     return {"seconds": seconds, "bytes": size, "walsender_cpu": walsender, "client_cpu": client,
@@ -83,23 +89,26 @@ def run(config, pg, stack, reader_alone):
         for number in range(config.rounds):
             pg.sql(f"TRUNCATE {TABLE}")
             ws_stream = stack.create_stream()
+            lib_stream = stack.create_stream()
             zmq_stream = reader_alone.create_stream()
             slot = f"bench_recv_{number}"
             pg.create_slot(slot)
             write(pg, transactions, rows_per)
             endpos = pg.wal_lsn()
             drains = {
-                "ws": lambda: _drain_ws(pg, stack, ws_stream, rows, config.timeout),
+                "ws": lambda: _drain_ws(pg, stack, ws_stream, rows, config.timeout, bare=True),
+                "ws_lib": lambda: _drain_ws(pg, stack, lib_stream, rows, config.timeout, bare=False),
                 "zmq": lambda: _drain_zmq(pg, reader_alone, zmq_stream, rows, config.timeout),
                 "pg": lambda: _drain_pg(pg, slot, endpos, config.timeout),
             }
-            order = list(drains)[number % 3:] + list(drains)[:number % 3]
+            order = list(drains)[number % 4:] + list(drains)[:number % 4]
             result = {name: drains[name]() for name in order}
             result["order"] = order
             rounds.append(result)
             print(f"  {transactions}x{rows_per} round {number + 1}: " +
                   ", ".join(f"{name} {result[name]['seconds']:.2f}s" for name in order), flush=True)
             stack.drop_stream(ws_stream)
+            stack.drop_stream(lib_stream)
             reader_alone.drop_stream(zmq_stream)
             pg.drop_slot(slot)
         figures.append(summarize(transactions, rows_per, rounds))
@@ -118,7 +127,7 @@ def summarize(transactions, rows_per, rounds):
     size = med("ws", "bytes")
     summary = {"workload": f"{transactions}x{rows_per}", "transactions": transactions,
                "rows": rows, "bytes": size, "rounds": rounds}
-    for path in ("ws", "zmq", "pg"):
+    for path in ("ws", "ws_lib", "zmq", "pg"):
         seconds = med(path, "seconds")
         summary[path] = {"seconds": seconds, "rows_per_s": rows / seconds, "mb_per_s": size / seconds / 1e6,
                          "walsender_cpu_per_m": per_million(med(path, "walsender_cpu"))}
@@ -126,10 +135,11 @@ def summarize(transactions, rows_per, rounds):
     summary["ws"]["gateway_cpu_per_m"] = per_million(med("ws", "gateway_cpu"))
     summary["zmq"]["reader_cpu_per_m"] = per_million(med("zmq", "reader_cpu"))
     # The Python client's own CPU share of the drain: near 1.0, the client is the limit.
-    for path in ("ws", "zmq"):
+    for path in ("ws", "ws_lib", "zmq"):
         summary[path]["client_core_share"] = statistics.median(r[path]["client_cpu"] / r[path]["seconds"]
                                                                for r in rounds)
     # The ratio of each round's own pair, then the median: rounds share the machine's noise.
     summary["ws_ratio"] = statistics.median(r["ws"]["seconds"] / r["pg"]["seconds"] for r in rounds)
+    summary["ws_lib_ratio"] = statistics.median(r["ws_lib"]["seconds"] / r["pg"]["seconds"] for r in rounds)
     summary["zmq_ratio"] = statistics.median(r["zmq"]["seconds"] / r["pg"]["seconds"] for r in rounds)
     return summary
