@@ -123,7 +123,7 @@ void serve_metrics(gateway_context& context, respond_function respond) {
   proto::control_request list;
   list.op = proto::control_op::list;
   context.link.call(list, [&context, respond](const proto::control_reply& reply) {
-    const process_figures process{context.link.disconnects(), context.link.inflight_bytes()};
+    const process_figures process{context.link.disconnects()};
     http_response response{http::status::ok, 11};
     response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     response.body() = render_metrics(context.hub.stats(), process, reply.ok ? reply.json : "");

@@ -86,9 +86,6 @@ std::string render_metrics(const std::map<std::string, stream_hub::stream_stats>
   family(out, "deltastream_reader_link_disconnects_total", "counter",
          "Times the ZeroMQ connection to the reader was lost")
       .sample(static_cast<double>(process.reader_disconnects));
-  family(out, "deltastream_reader_link_inflight_bytes", "gauge",
-         "Bytes received from the reader and not yet handed to the connections")
-      .sample(static_cast<double>(process.reader_inflight_bytes));
 
   family lag(out, "deltastream_slot_lag_bytes", "gauge",
              "WAL PostgreSQL keeps for the slot: pg_current_wal_lsn() - confirmed_flush_lsn");

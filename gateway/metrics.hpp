@@ -11,7 +11,6 @@ namespace deltastream::gateway {
 
 struct process_figures {
   std::uint64_t reader_disconnects = 0;  // the ZeroMQ link to the reader was lost
-  std::size_t reader_inflight_bytes = 0;  // received from the reader, not yet delivered
 };
 
 // GET /metrics in Prometheus' text format (version 0.0.4): the hub's per-stream counters

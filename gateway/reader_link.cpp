@@ -26,14 +26,72 @@ reader_link::~reader_link() {
   close(wake_fd_);
 }
 
-void reader_link::start() { thread_ = std::thread([this] { run(); }); }
+void reader_link::configure(zmq::socket_t& socket) const {
+  socket.set(zmq::sockopt::linger, 0);
+  // ZeroMQ reconnects by itself when the reader goes away; back off up to 5 s.
+  socket.set(zmq::sockopt::reconnect_ivl, 100);
+  socket.set(zmq::sockopt::reconnect_ivl_max, 5000);
+  if (settings_.curve.enabled()) {
+    make_curve_client(socket, *settings_.curve.keypair, settings_.curve.server_key);
+  }
+}
+
+void reader_link::start() {
+  sub_.emplace(context_, zmq::socket_type::sub);
+  configure(*sub_);
+  // Every stream: a consumer's first frames must not race its subscription.
+  sub_->set(zmq::sockopt::subscribe, "");
+  sub_->connect(settings_.publish_endpoint);
+  sub_ready_.emplace(io_, sub_->get(zmq::sockopt::fd));
+  read_frames();
+  thread_ = std::thread([this] { run(); });
+}
 
 void reader_link::stop() {
+  if (sub_ready_) {
+    sub_ready_->release();  // the descriptor is ZeroMQ's, closed with the socket
+    sub_ready_.reset();
+    sub_.reset();
+  }
   if (!thread_.joinable()) return;
   stopping_ = true;
   const std::uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof one);
   thread_.join();
+}
+
+void reader_link::read_frames() {
+  if (!sub_) return;
+  for (std::size_t count = 0; count < max_frames_per_pass; ++count) {
+    std::vector<zmq::message_t> parts;
+    if (!zmq::recv_multipart(*sub_, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
+      // ZMQ_FD only signals new activity: wait on it once ZMQ_EVENTS says nothing is
+      // left, not before (what came meanwhile may already have been taken off it).
+      if (sub_->get(zmq::sockopt::events) & ZMQ_POLLIN) continue;
+      return wait_for_frames();
+    }
+    deliver(parts);
+  }
+  // More may be waiting: let the clients' writes run first.
+  net::post(io_, [this] { read_frames(); });
+}
+
+void reader_link::wait_for_frames() {
+  sub_ready_->async_wait(net::posix::descriptor_base::wait_read, [this](boost::system::error_code error) {
+    if (!error) read_frames();
+  });
+}
+
+void reader_link::deliver(std::vector<zmq::message_t>& parts) {
+  try {
+    if (parts.size() != 3) throw protocol_error("expected 3 frames, got " + std::to_string(parts.size()));
+    const std::string stream(proto::stream_of_topic(parts[0].to_string_view()));
+    const auto header =
+        proto::decode_header({static_cast<const std::uint8_t*>(parts[1].data()), parts[1].size()});
+    on_frame_(stream, header, std::make_shared<const std::string>(parts[2].to_string()));
+  } catch (const protocol_error& error) {
+    module_logger("link")->warn("dropped a malformed frame from the reader: {}", error.what());
+  }
 }
 
 void reader_link::call(proto::control_request request, reply_handler handler) {
@@ -48,16 +106,7 @@ void reader_link::call(proto::control_request request, reply_handler handler) {
 void reader_link::run() {
   auto log = module_logger("link");
   zmq::socket_t dealer(context_, zmq::socket_type::dealer);
-  zmq::socket_t sub(context_, zmq::socket_type::sub);
-  for (auto* socket : {&dealer, &sub}) {
-    socket->set(zmq::sockopt::linger, 0);
-    // ZeroMQ reconnects by itself when the reader goes away; back off up to 5 s.
-    socket->set(zmq::sockopt::reconnect_ivl, 100);
-    socket->set(zmq::sockopt::reconnect_ivl_max, 5000);
-    if (settings_.curve.enabled()) {
-      make_curve_client(*socket, *settings_.curve.keypair, settings_.curve.server_key);
-    }
-  }
+  configure(dealer);
   // Connection events of the control socket, so that the log says when the reader
   // went away and when it came back.
   zmq_socket_monitor(dealer.handle(), "inproc://deltastream-link-monitor",
@@ -65,10 +114,7 @@ void reader_link::run() {
                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
   zmq::socket_t monitor(context_, zmq::socket_type::pair);
   monitor.connect("inproc://deltastream-link-monitor");
-  // Every stream: a consumer's first frames must not race its subscription.
-  sub.set(zmq::sockopt::subscribe, "");
   dealer.connect(settings_.control_endpoint);
-  sub.connect(settings_.publish_endpoint);
   log->info("reader control {}, data {}{}", settings_.control_endpoint, settings_.publish_endpoint,
             settings_.curve.enabled() ? " (CURVE)" : "");
   for (const auto* endpoint : {&settings_.control_endpoint, &settings_.publish_endpoint}) {
@@ -78,28 +124,23 @@ void reader_link::run() {
   }
 
   while (!stopping_) {
-    const bool sub_open = inflight_bytes_.load() < settings_.max_inflight_bytes;
     zmq_pollitem_t items[] = {
         {dealer.handle(), 0, ZMQ_POLLIN, 0},
-        {sub.handle(), 0, static_cast<short>(sub_open ? ZMQ_POLLIN : 0), 0},
         {nullptr, wake_fd_, ZMQ_POLLIN, 0},
         {monitor.handle(), 0, ZMQ_POLLIN, 0},
     };
-    // While the I/O thread is behind, look again soon instead of reading more.
-    const long timeout = sub_open ? 200 : 5;
-    if (zmq_poll(items, 4, timeout) < 0) {
+    if (zmq_poll(items, 3, 200) < 0) {
       if (errno == EINTR) continue;
       log->error("zmq_poll: {}", zmq_strerror(errno));
       break;
     }
-    if (items[2].revents & ZMQ_POLLIN) {
+    if (items[1].revents & ZMQ_POLLIN) {
       std::uint64_t count;
       (void)!read(wake_fd_, &count, sizeof count);
     }
     send_queued(dealer);
     if (items[0].revents & ZMQ_POLLIN) receive_replies(dealer);
-    if (items[1].revents & ZMQ_POLLIN) receive_frames(sub);
-    if (items[3].revents & ZMQ_POLLIN) log_connection_event(monitor);
+    if (items[2].revents & ZMQ_POLLIN) log_connection_event(monitor);
     expire_calls();
   }
   zmq_socket_monitor(dealer.handle(), nullptr, 0);
@@ -170,45 +211,6 @@ void reader_link::receive_replies(zmq::socket_t& dealer) {
     });
     pending_.erase(found);
   }
-}
-
-void reader_link::receive_frames(zmq::socket_t& sub) {
-  // Everything read in one pass goes to the I/O thread in one post: a post is an
-  // eventfd write and an io_context wake-up, which cost more than a small message.
-  struct received_frame {
-    std::string stream;
-    proto::frame_header header;
-    std::shared_ptr<const std::string> payload;
-    std::size_t bytes;
-  };
-  std::vector<received_frame> batch;
-  // Counted before the post and as each frame is read, so that the pass stops at the
-  // bound: the bytes in flight never exceed it by more than one frame.
-  while (batch.size() < max_frames_per_post && inflight_bytes_.load() < settings_.max_inflight_bytes) {
-    std::vector<zmq::message_t> parts;
-    if (!zmq::recv_multipart(sub, std::back_inserter(parts), zmq::recv_flags::dontwait)) break;
-    try {
-      if (parts.size() != 3) {
-        throw protocol_error("expected 3 frames, got " + std::to_string(parts.size()));
-      }
-      std::string stream(proto::stream_of_topic(parts[0].to_string_view()));
-      const auto header = proto::decode_header(
-          {static_cast<const std::uint8_t*>(parts[1].data()), parts[1].size()});
-      auto payload = std::make_shared<const std::string>(parts[2].to_string());
-      const std::size_t bytes = payload->size() + 64;
-      inflight_bytes_ += bytes;
-      batch.push_back({std::move(stream), header, std::move(payload), bytes});
-    } catch (const protocol_error& error) {
-      module_logger("link")->warn("dropped a malformed frame from the reader: {}", error.what());
-    }
-  }
-  if (batch.empty()) return;
-  net::post(io_, [this, batch = std::move(batch)]() mutable {
-    for (auto& frame : batch) {
-      on_frame_(frame.stream, frame.header, std::move(frame.payload));
-      inflight_bytes_ -= frame.bytes;
-    }
-  });
 }
 
 void reader_link::expire_calls() {

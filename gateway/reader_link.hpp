@@ -7,10 +7,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <zmq.hpp>
 
 #include "common/curve_keys.hpp"
@@ -25,16 +28,17 @@ struct link_settings {
   std::string control_endpoint;
   std::string publish_endpoint;
   std::chrono::milliseconds call_timeout{10'000};
-  // Bytes of frames handed to the I/O thread and not yet processed. Past it the link
-  // stops reading the SUB socket, ZeroMQ's queue fills, and the reader stops reading
-  // PostgreSQL: back pressure instead of unbounded memory.
-  std::size_t max_inflight_bytes = 64 << 20;
   curve_settings curve;  // the SUB and DEALER are CURVE clients when it has a keypair
 };
 
-// The gateway's side of the reader protocol (proto/PROTOCOL.md). One thread owns the
-// SUB and DEALER sockets (ZeroMQ sockets never cross threads); calls come in through a
-// queue and an eventfd, replies and frames go out to the io_context with net::post.
+// The gateway's side of the reader protocol (proto/PROTOCOL.md). The SUB socket is read
+// on the I/O thread, where its frames are used: handing each frame from a thread of its
+// own cost a wake-up of that thread and one of the I/O thread. Its readiness comes through
+// ZMQ_FD in the io_context. While the I/O thread is busy nothing is read, ZeroMQ's queue
+// fills and the reader stops reading PostgreSQL: back pressure, with no queue in between.
+// The DEALER (control calls) has a thread of its own, so that a call never waits for a
+// burst of frames: calls come in through a queue and an eventfd, replies go out with
+// net::post. ZeroMQ sockets never cross threads.
 class reader_link {
  public:
   using reply_handler = std::function<void(const proto::control_reply&)>;
@@ -46,6 +50,7 @@ class reader_link {
               frame_handler on_frame);
   ~reader_link();
 
+  // On the I/O thread (or before it runs, on the thread that will run it); stop() after.
   void start();
   void stop();
 
@@ -53,22 +58,23 @@ class reader_link {
   // ok=false when the reader does not answer within call_timeout.
   void call(proto::control_request request, reply_handler handler);
 
-  // For /metrics (any thread): frames received but not yet handed to the hub, and how
-  // often the connection to the reader was lost.
-  std::size_t inflight_bytes() const { return inflight_bytes_.load(); }
+  // For /metrics (any thread): how often the connection to the reader was lost.
   std::uint64_t disconnects() const { return disconnects_.load(); }
 
  private:
+  void configure(zmq::socket_t& socket) const;
   void run();
   void send_queued(zmq::socket_t& dealer);
   void receive_replies(zmq::socket_t& dealer);
-  void receive_frames(zmq::socket_t& sub);
   void expire_calls();
-
-  // One post per receive pass, up to this many frames, so that the I/O thread also
-  // gets to write to its clients between batches.
-  static constexpr std::size_t max_frames_per_post = 1024;
   void log_connection_event(zmq::socket_t& monitor);
+
+  // The data path, on the I/O thread.
+  void read_frames();
+  void wait_for_frames();
+  void deliver(std::vector<zmq::message_t>& parts);
+  // Frames read in one pass, before the clients' writes get their turn.
+  static constexpr std::size_t max_frames_per_pass = 256;
 
   net::io_context& io_;
   zmq::context_t& context_;
@@ -76,10 +82,13 @@ class reader_link {
   frame_handler on_frame_;
   int wake_fd_ = -1;
   std::atomic<bool> stopping_{false};
-  std::atomic<std::size_t> inflight_bytes_{0};
   std::atomic<std::uint64_t> disconnects_{0};
   bool handshake_refused_ = false;  // link thread: say it once, not at every retry
   std::thread thread_;
+
+  // I/O thread only.
+  std::optional<zmq::socket_t> sub_;
+  std::optional<net::posix::stream_descriptor> sub_ready_;  // its ZMQ_FD: released, not closed
 
   struct outgoing {
     proto::control_request request;
