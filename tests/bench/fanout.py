@@ -12,6 +12,7 @@ import websockets
 from clients import nextlsn
 from latency import percentiles
 from observers import Crowd
+from send_floor import kernel_us_per_send
 from stack import cpu_seconds, status_kib, wait_until
 from writer import create_table, paced_writes
 
@@ -105,6 +106,13 @@ def run(config, pg, stack):
                       f"of a core", flush=True)
             consumer.task.cancel()
         stack.drop_stream(stream)
+        # The capacity's floor, measured with the stream's messages' size, between steps'
+        # load: the median of three.
+        size = len(consumer.last) if consumer.last else 256
+        floor = sorted(kernel_us_per_send(size) for _ in range(3))[1]
+        print(f"  loopback send floor: {floor:.2f} us of kernel time per {size}-byte send", flush=True)
+        for step in steps:
+            step["send_floor_us"] = floor
         return steps
 
     return asyncio.run(main())

@@ -121,6 +121,10 @@ def write(results, config):
         "consumer ACKs between steps. KiB per connection is (peak VmRSS during the step - VmRSS "
         "before connecting) / observers. The capacity estimate divides the last step's "
         "deliveries/s by the gateway's share of a core; it is not a measured saturation point. "
+        "Its floor (`tests/bench/send_floor.py`) is the kernel time of one loopback TCP send "
+        "of the stream's message size with TCP_NODELAY, a reader process draining the other "
+        "end: 1 / that is what a core could send if a delivery cost nothing but its send; the "
+        "ratio is the share of a delivery's cost that is that send. "
         "When the client process is near 100% of a core, its own queueing is in the latency.",
         f"4. **Snapshot** ({c['snapshot_rows']:,} rows): one `/v1/init`, then every row through "
         f"`POST /v1/snapshot/data` with `order_by` id on one keep-alive connection, in pages of "
