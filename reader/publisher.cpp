@@ -2,9 +2,27 @@
 
 namespace deltastream::reader {
 
+namespace {
+
+// A payload handed to ZeroMQ without a copy; counted until ZeroMQ frees it.
+struct queued_payload {
+  queued_payload(std::shared_ptr<std::atomic<std::size_t>> counter, std::string_view payload)
+      : counter(std::move(counter)), bytes(payload) {
+    *this->counter += bytes.size();
+  }
+  ~queued_payload() { *counter -= bytes.size(); }
+
+  std::shared_ptr<std::atomic<std::size_t>> counter;
+  std::string bytes;
+};
+
+void free_queued_payload(void*, void* hint) { delete static_cast<queued_payload*>(hint); }
+
+}  // namespace
+
 publisher::publisher(zmq::context_t& context, const std::string& endpoint, int high_water_mark,
-                     const std::optional<curve_keypair>& curve)
-    : socket_(context, zmq::socket_type::xpub) {
+                     std::size_t max_queued_bytes, const std::optional<curve_keypair>& curve)
+    : socket_(context, zmq::socket_type::xpub), max_queued_bytes_(max_queued_bytes) {
   if (curve) make_curve_server(socket_, *curve);
   socket_.set(zmq::sockopt::sndhwm, high_water_mark);
   socket_.set(zmq::sockopt::xpub_nodrop, 1);
@@ -14,6 +32,9 @@ publisher::publisher(zmq::context_t& context, const std::string& endpoint, int h
 
 bool publisher::publish(std::string_view stream, const proto::frame_header& header,
                         std::string_view payload) {
+  // One message may pass the budget (else a piece larger than it would never go).
+  const std::size_t queued = queued_bytes_->load();
+  if (queued > 0 && queued + payload.size() > max_queued_bytes_) return false;
   const std::string topic = proto::topic_for(stream);
   const auto head = proto::encode_header(header);
   // ZeroMQ checks the high-water mark on the first frame only and delivers multipart
@@ -22,7 +43,13 @@ bool publisher::publish(std::string_view stream, const proto::frame_header& head
     return false;
   }
   socket_.send(zmq::buffer(head), zmq::send_flags::sndmore);
-  socket_.send(zmq::buffer(payload.data(), payload.size()), zmq::send_flags::none);
+  if (payload.empty()) {
+    socket_.send(zmq::message_t(), zmq::send_flags::none);
+    return true;
+  }
+  auto* held = new queued_payload(queued_bytes_, payload);
+  zmq::message_t message(held->bytes.data(), held->bytes.size(), free_queued_payload, held);
+  socket_.send(message, zmq::send_flags::none);
   return true;
 }
 

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <atomic>
+#include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,12 +26,14 @@ class message_sink {
 // The data channel: an XPUB socket (a PUB that also reports back pressure). With
 // ZMQ_XPUB_NODROP a full subscriber makes sends fail with EAGAIN instead of dropping
 // silently, so the reader stops reading the replication socket rather than losing or
-// buffering without bound.
+// buffering without bound. ZeroMQ's high-water mark counts messages, and a message may
+// be a 256 KiB piece: so payloads are also counted in bytes, from the send until ZeroMQ
+// frees them (written out, or dropped), and publish() refuses past max_queued_bytes.
 class publisher final : public message_sink {
  public:
   // With `curve`, a CURVE server (clients checked by the ZAP handler).
   publisher(zmq::context_t& context, const std::string& endpoint, int high_water_mark,
-            const std::optional<curve_keypair>& curve);
+            std::size_t max_queued_bytes, const std::optional<curve_keypair>& curve);
 
   bool publish(std::string_view stream, const proto::frame_header& header,
                std::string_view payload) override;
@@ -38,9 +43,14 @@ class publisher final : public message_sink {
 
   zmq::socket_t& socket() { return socket_; }
   std::string endpoint() const;  // the bound endpoint, with the real port for "tcp://*:0"
+  std::size_t queued_bytes() const { return queued_bytes_->load(); }
 
  private:
   zmq::socket_t socket_;
+  std::size_t max_queued_bytes_;
+  // Shared with the payloads in flight: ZeroMQ's I/O thread frees them, maybe after
+  // this publisher is gone.
+  std::shared_ptr<std::atomic<std::size_t>> queued_bytes_ = std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 }  // namespace deltastream::reader

@@ -39,6 +39,12 @@ reader_options parse_reader_options(int argc, char** argv) {
       ->envname("DELTASTREAM_HIGH_WATER_MARK")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
+  app.add_option("--max-queued-bytes", options.max_queued_bytes,
+                 "Bytes of changes queued for the subscribers (all of them, in ZeroMQ) before "
+                 "the reader stops reading PostgreSQL; the high-water mark bounds their number")
+      ->envname("DELTASTREAM_MAX_QUEUED_BYTES")
+      ->check(CLI::Range(std::size_t{1} << 16, std::size_t{1} << 40))
+      ->capture_default_str();
   app.add_option("--status-interval", status_seconds,
                  "Seconds between standby status updates to PostgreSQL (also sent at once "
                  "after every ACK)")

@@ -14,7 +14,8 @@ reader_service::reader_service(zmq::context_t& context, const reader_options& op
       zap_(options.curve.enabled()
                ? std::make_unique<zap_authenticator>(context, options.curve.authorized_keys)
                : nullptr),
-      publisher_(context, options.publish_endpoint, options.high_water_mark, options.curve.keypair),
+      publisher_(context, options.publish_endpoint, options.high_water_mark, options.max_queued_bytes,
+                 options.curve.keypair),
       control_(context, options.control_endpoint, options.curve.keypair),
       registry_(options.registry, publisher_,
                 [this](std::uint64_t ticket, std::string reply) { control_.reply(ticket, reply); }) {}

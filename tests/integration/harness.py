@@ -174,9 +174,12 @@ class Control:
 class Subscriber:
     """A SUB socket on one stream's topic, decoding frames as PROTOCOL.md says."""
 
-    def __init__(self, endpoint, stream):
+    def __init__(self, endpoint, stream, receive_hwm=None):
         self.socket = zmq.Context.instance().socket(zmq.SUB)
         self.socket.setsockopt(zmq.LINGER, 0)
+        if receive_hwm:  # set before connecting: it applies to connections made after it
+            self.socket.setsockopt(zmq.RCVHWM, receive_hwm)
+            self.socket.setsockopt(zmq.RCVBUF, 1 << 16)
         self.socket.setsockopt(zmq.SUBSCRIBE, stream.encode() + b"\0")
         self.socket.connect(endpoint)
 

@@ -129,6 +129,62 @@ class ReaderPiecesTest(unittest.TestCase):
         sub.close()
 
 
+def resident_mib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+class QueuedBytesTest(unittest.TestCase):
+    """--max-queued-bytes: ZeroMQ's high-water mark counts messages, so without a byte
+    budget a subscriber that reads nothing would let the reader queue up to 10,000 pieces
+    (here 160 MiB) of a large transaction."""
+
+    def setUp(self):
+        self.reader = Reader("--message-part-bytes", "16384", "--max-queued-bytes", str(1 << 20))
+        self.control = Control(self.reader.control)
+        self.slots = []
+
+    def tearDown(self):
+        self.control.close()
+        self.reader.close()
+        drop_slots(*self.slots)
+
+    def test_a_stalled_subscriber_holds_the_reader_within_its_byte_budget(self):
+        table = new_table("budget_rows")
+        stream = self.control.ok("create")["stream"]
+        self.slots.append(stream)
+        # A SUB that holds at most 5 pieces, and reads nothing until the reader stalls.
+        sub = Subscriber(self.reader.publish, stream, receive_hwm=5)
+        time.sleep(0.2)  # a SUB connects asynchronously
+        self.control.ok("attach", stream=stream)
+        before = resident_mib(self.reader.process.pid)
+        sql(f"INSERT INTO {table} SELECT g, repeat('q', 1000) FROM generate_series(1, 40000) g")
+
+        def seq():
+            (entry,) = [s for s in self.control.ok("list")["streams"] if s["stream"] == stream]
+            return entry["seq"]
+        last, still_since = -1, time.monotonic()
+        deadline = time.monotonic() + 60
+        while time.monotonic() - still_since < 1.5:  # no piece out for 1.5 s: stalled
+            self.assertLess(time.monotonic(), deadline, "the reader never stalled")
+            now = seq()
+            if now != last:
+                last, still_since = now, time.monotonic()
+            time.sleep(0.1)
+        self.assertGreater(last, 10)
+        self.assertLess(last, 2000, "most of the 40 MB transaction should still be in PostgreSQL")
+        grown = resident_mib(self.reader.process.pid) - before
+        self.assertLess(grown, 12, f"the reader grew by {grown:.1f} MiB while its subscriber stalled")
+
+        (whole,) = sub.data(1, timeout=120)  # now read: every piece, in order
+        self.assertEqual(len(rows_of(whole)["change"]), 40000)
+        self.assertGreater(whole["pieces"], 2000)
+        sub.close()
+
+
 class GatewayPiecesTest(unittest.IsolatedAsyncioTestCase):
     def setUp(self):
         self.reader = Reader("--message-part-bytes", PART_BYTES)
