@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     deltastream::setup_logging(options.log_level);
 
     // Block the stop signals while ZeroMQ starts its threads, so that they inherit the
-    // mask and the signal interrupts this thread's zmq_poll instead of theirs.
+    // mask and the signal interrupts this thread's poll() instead of theirs.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);

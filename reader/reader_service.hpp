@@ -14,8 +14,8 @@
 
 namespace deltastream::reader {
 
-// The reader process: one thread around one zmq_poll over the control socket, the data
-// socket and every libpq socket. Runs until `stop` becomes true.
+// The reader process: one thread around one poll() over the control socket, the data
+// socket (their ZMQ_FDs) and every libpq socket. Runs until `stop` becomes true.
 class reader_service {
  public:
   reader_service(zmq::context_t& context, const reader_options& options);
@@ -36,6 +36,7 @@ class reader_service {
   publisher publisher_;
   control_server control_;
   stream_registry registry_;
+  bool replied_later_ = false;  // the registry answered a control request from step()
 };
 
 }  // namespace deltastream::reader
