@@ -78,7 +78,11 @@ void reader_link::read_frames() {
 
 void reader_link::wait_for_frames() {
   sub_ready_->async_wait(net::posix::descriptor_base::wait_read, [this](boost::system::error_code error) {
-    if (!error) read_frames();
+    if (error == net::error::operation_aborted) return;  // stop()
+    // Any other failure of the wait: say so, and look at the socket anyway rather than
+    // stop reading for good (read_frames waits again when nothing is there).
+    if (error) module_logger("link")->warn("waiting for the reader's frames: {}", error.message());
+    read_frames();
   });
 }
 

@@ -35,6 +35,7 @@ websocket_session<Stream>::~websocket_session() {
 
 template <class Stream>
 void websocket_session<Stream>::run(http::request<http::string_body> request) {
+  ws_.next_layer().keep_alive_with(this->weak_from_this());
   request_ = std::move(request);
   const auto target = parse_target({request_.target().data(), request_.target().size()});
   if (!target) return reject(http::status::bad_request, "malformed request target");
@@ -199,6 +200,7 @@ void websocket_session<Stream>::on_read(beast::error_code error, std::size_t) {
     ended_ = true;
     leave_hub();
     close_deadline_.cancel();
+    close_now();  // a send still waiting for room would otherwise keep this session alive
     return;
   }
   const auto limit = context_.settings.max_frame_bytes;

@@ -40,8 +40,12 @@ class write_coalescing_stream {
   // A send in flight refers to this object: it must not move.
   write_coalescing_stream(const write_coalescing_stream&) = delete;
   write_coalescing_stream& operator=(const write_coalescing_stream&) = delete;
-  // The session (and this) may go before a send in flight completes: it then does nothing.
   ~write_coalescing_stream() { *alive_ = false; }
+
+  // What owns this stream (the session): each send holds it until the send completes.
+  // Writes complete before their bytes leave, so no handler of the session's does; and
+  // the send's steps (a partial write's next one, TLS's state) use the layers below.
+  void keep_alive_with(std::weak_ptr<const void> owner) { owner_ = std::move(owner); }
 
   next_layer_type& next_layer() noexcept { return next_; }
   const next_layer_type& next_layer() const noexcept { return next_; }
@@ -137,8 +141,10 @@ class write_coalescing_stream {
     sending_ = true;
     send_requested_ = false;
     std::swap(pending_, in_flight_);
+    // Without an owner (the tests own the stream outright), `alive` guards the completion.
     boost::asio::async_write(next_, in_flight_.data(),
-                             [this, alive = alive_](boost::beast::error_code error, std::size_t) {
+                             [this, alive = alive_, owner = owner_.lock()](boost::beast::error_code error,
+                                                                           std::size_t) {
                                if (*alive) on_sent(error);
                              });
   }
@@ -174,6 +180,7 @@ class write_coalescing_stream {
   boost::beast::flat_buffer pending_;    // held, or waiting for the send in flight
   boost::beast::flat_buffer in_flight_;  // being sent
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::weak_ptr<const void> owner_;
   NextLayer next_;
   bool sending_ = false;
   bool hold_next_ = false;

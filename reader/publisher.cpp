@@ -43,12 +43,14 @@ bool publisher::publish(std::string_view stream, const proto::frame_header& head
     return false;
   }
   socket_.send(zmq::buffer(head), zmq::send_flags::sndmore);
+  used_ = true;
   if (payload.empty()) {
     socket_.send(zmq::message_t(), zmq::send_flags::none);
     return true;
   }
-  auto* held = new queued_payload(queued_bytes_, payload);
-  zmq::message_t message(held->bytes.data(), held->bytes.size(), free_queued_payload, held);
+  auto held = std::make_unique<queued_payload>(queued_bytes_, payload);
+  zmq::message_t message(held->bytes.data(), held->bytes.size(), free_queued_payload, held.get());
+  held.release();  // the message owns it now: free_queued_payload deletes it
   socket_.send(message, zmq::send_flags::none);
   return true;
 }

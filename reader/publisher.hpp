@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -44,10 +45,14 @@ class publisher final : public message_sink {
   zmq::socket_t& socket() { return socket_; }
   std::string endpoint() const;  // the bound endpoint, with the real port for "tcp://*:0"
   std::size_t queued_bytes() const { return queued_bytes_->load(); }
+  // Whether a message went out since the last call: a send may take in the wake-up meant
+  // for the socket's ZMQ_FD, so its ZMQ_EVENTS must be asked after one.
+  bool take_used() { return std::exchange(used_, false); }
 
  private:
   zmq::socket_t socket_;
   std::size_t max_queued_bytes_;
+  bool used_ = false;
   // Shared with the payloads in flight: ZeroMQ's I/O thread frees them, maybe after
   // this publisher is gone.
   std::shared_ptr<std::atomic<std::size_t>> queued_bytes_ = std::make_shared<std::atomic<std::size_t>>(0);

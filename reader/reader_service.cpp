@@ -104,6 +104,7 @@ void reader_service::run(const std::atomic<bool>& stop) {
     replied_later_ = false;
     registry_.step(clock::now(), items.data());
     if (replied_later_) check_control = true;
+    if (publisher_.take_used()) check_publisher = true;
   }
   log->info("stopping: sending the last status updates");
   registry_.stop_all("reader shutting down");

@@ -160,6 +160,7 @@ class QueuedBytesTest(unittest.TestCase):
         sub = Subscriber(self.reader.publish, stream, receive_hwm=5)
         time.sleep(0.2)  # a SUB connects asynchronously
         self.control.ok("attach", stream=stream)
+        sub.wait_for(lambda frame: True, what="a first frame (the SUB is subscribed)")
         before = resident_mib(self.reader.process.pid)
         sql(f"INSERT INTO {table} SELECT g, repeat('q', 1000) FROM generate_series(1, 40000) g")
 
@@ -168,7 +169,8 @@ class QueuedBytesTest(unittest.TestCase):
             return entry["seq"]
         last, still_since = -1, time.monotonic()
         deadline = time.monotonic() + 60
-        while time.monotonic() - still_since < 1.5:  # no piece out for 1.5 s: stalled
+        # Stalled: pieces went out, then none for 1.5 s.
+        while last <= 10 or time.monotonic() - still_since < 1.5:
             self.assertLess(time.monotonic(), deadline, "the reader never stalled")
             now = seq()
             if now != last:

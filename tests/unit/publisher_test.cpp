@@ -25,6 +25,7 @@ TEST_CASE("publisher: payloads queued for the subscribers are bounded in bytes, 
   sub.connect("inproc://publisher-test");
   proto::frame_header header{proto::frame_kind::data, 1, 0, lsn(1), lsn(1)};
   zmq::message_t notice;
+  out.socket().set(zmq::sockopt::rcvtimeo, 5000);  // fail, not hang, if it never comes
   REQUIRE(out.socket().recv(notice));  // the subscription: sends from now on reach the SUB
 
   int accepted = 0;
