@@ -51,12 +51,12 @@ def drop_slots(*names):
             "WHERE slot_name = %s AND NOT active", (name,))
 
 
-class ReaderPiecesTest(unittest.TestCase):
+class ReaderCase(unittest.TestCase):
+    """A reader started with `reader_args`, its control socket, and the slots to drop."""
+    reader_args = ()
+
     def setUp(self):
-        # A small high-water mark, so that a subscriber that reads nothing stops the
-        # reader within a message instead of ZeroMQ queueing all of it.
-        self.reader = Reader("--message-part-bytes", PART_BYTES, "--high-water-mark", "20",
-                             "--status-interval", "1")
+        self.reader = Reader(*self.reader_args)
         self.control = Control(self.reader.control)
         self.slots = []
 
@@ -64,6 +64,12 @@ class ReaderPiecesTest(unittest.TestCase):
         self.control.close()
         self.reader.close()
         drop_slots(*self.slots)
+
+
+class ReaderPiecesTest(ReaderCase):
+    # A small high-water mark, so that a subscriber that reads nothing stops the reader
+    # within a message instead of ZeroMQ queueing all of it.
+    reader_args = ("--message-part-bytes", PART_BYTES, "--high-water-mark", "20", "--status-interval", "1")
 
     def attach(self, stream, high_water_mark=None):
         sub = Subscriber(self.reader.publish, stream)
@@ -137,20 +143,11 @@ def resident_mib(pid):
     raise AssertionError("no VmRSS")
 
 
-class QueuedBytesTest(unittest.TestCase):
+class QueuedBytesTest(ReaderCase):
     """--max-queued-bytes: ZeroMQ's high-water mark counts messages, so without a byte
     budget a subscriber that reads nothing would let the reader queue up to 10,000 pieces
     (here 160 MiB) of a large transaction."""
-
-    def setUp(self):
-        self.reader = Reader("--message-part-bytes", "16384", "--max-queued-bytes", str(1 << 20))
-        self.control = Control(self.reader.control)
-        self.slots = []
-
-    def tearDown(self):
-        self.control.close()
-        self.reader.close()
-        drop_slots(*self.slots)
+    reader_args = ("--message-part-bytes", "16384", "--max-queued-bytes", str(1 << 20))
 
     def test_a_stalled_subscriber_holds_the_reader_within_its_byte_budget(self):
         table = new_table("budget_rows")
