@@ -46,6 +46,7 @@ def parse_args(argv):
     p.add_argument("--cluster", required=True, help="the directory deploy/local-postgres.sh started")
     p.add_argument("--reader-bin", required=True)
     p.add_argument("--gateway-bin", required=True)
+    p.add_argument("--writer-bin", required=True, help="deltastream-bench-writer (paced_writer.cpp)")
     p.add_argument("--log-dir", required=True)
     p.add_argument("--docs", required=True, help="where benchmarks.md and bench/*.png go")
     p.add_argument("--command", default="./tests/bench/run.sh", help="the command line, for the docs")
@@ -86,7 +87,7 @@ def _run_section(section, config, pg):
                   gateway_args=("--max-page-rows", str(config.largest_page_rows)),
                   gateway_env={"DELTASTREAM_MAX_CONNECTIONS_PER_CLIENT": str(max(config.observers) + 64)})
     try:
-        if section != "throughput":
+        if section not in ("throughput", "latency"):
             return module.run(config, pg, stack)
         reader_alone = Stack(config, pg, with_gateway=False, name="-alone")
         try:

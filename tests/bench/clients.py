@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import subprocess
-import threading
 import time
 
 import websockets
@@ -172,23 +171,3 @@ def _poll_walsender(pg, slot, process, deadline):
             peak = max(peak, peak_mib(pid) or 0.0)
         time.sleep(0.01 if pid else 0.002)
     return pid, cpu, peak
-
-
-class RecvlogicalFollower:
-    """pg_recvlogical --start to stdout, read line by line: the latency floor."""
-
-    def __init__(self, pg, slot, on_message):
-        self.process = subprocess.Popen(recvlogical_args(pg, slot) + ["-f", "-"],
-                                        stdout=subprocess.PIPE)
-        self.thread = threading.Thread(target=self._read, args=(on_message,), daemon=True)
-        self.thread.start()
-
-    def _read(self, on_message):
-        for line in self.process.stdout:
-            if b'"columnvalues"' in line:  # a change's chunk, not a begin or an end
-                on_message(line, time.time_ns())
-
-    def close(self):
-        self.process.terminate()
-        self.process.wait(10)
-        self.thread.join(5)

@@ -32,7 +32,8 @@ async def _step(config, pg, stack, stream, consumer, count):
         loop = asyncio.get_running_loop()
         cpu_before, client_before, wall_before = cpu_seconds(gateway), time.process_time(), time.monotonic()
         crowd.since_ns = time.time_ns()
-        writing = loop.run_in_executor(None, paced_writes, pg.dsn, TABLE, rate, config.fanout_seconds)
+        writing = loop.run_in_executor(None, paced_writes, config.writer_bin, pg.dsn, TABLE, rate,
+                                       config.fanout_seconds)
         rss_peak = rss_connected
         while not writing.done():
             rss_peak = max(rss_peak, status_kib(gateway, "VmRSS"))
@@ -93,7 +94,8 @@ def run(config, pg, stack):
             consumer = Consumer(ws)
             wait_until(lambda: pg.walsender(stream), 15, "the stream to start")
             # Warm-up: the gateway's first traffic grows its heap; not any step's cost.
-            await asyncio.get_running_loop().run_in_executor(None, paced_writes, pg.dsn, TABLE, 1000, 2)
+            await asyncio.get_running_loop().run_in_executor(None, paced_writes, config.writer_bin, pg.dsn,
+                                                             TABLE, 1000, 2)
             await consumer.ack()
             for count in config.observers:
                 step = await _step(config, pg, stack, stream, consumer, count)

@@ -108,11 +108,16 @@ def write(results, config):
         "(its `active_pid`), the reader and the gateway; pg_recvlogical's walsender by "
         "polling `/proc` every 10 ms while it runs (it ends with pg_recvlogical).",
         f"2. **Latency** ({', '.join(f'{r:,}' for r in c['rates'])} single-row transactions/s, "
-        f"{c['latency_seconds']:g} s each): writer processes pace the commits; each row carries "
-        "`time.time_ns()` taken just before its INSERT is sent, and the client subtracts it from "
+        f"{c['latency_seconds']:g} s each): `deltastream-bench-writer` (`tests/bench/paced_writer.cpp`, "
+        "libpq, a few connections, transaction i due at start + i / rate) paces the commits; each "
+        "row carries CLOCK_REALTIME (`time.time_ns()`) taken just before its INSERT is sent, and the client subtracts it from "
         "the arrival time (same machine, same clock), so a figure includes the INSERT and COMMIT "
-        "round trip. deltastream's client is a python3-websockets consumer; the floor is "
-        "pg_recvlogical writing to a pipe read line by line. Each side gets a fresh slot.",
+        "round trip. Four consumers take turns, each on a fresh slot, the order rotating each "
+        "round: reader + gateway to the bare WebSocket client of figure 1 (the headline), the "
+        "same to a python3-websockets client (a task wake-up per message), the reader alone to "
+        "a ZeroMQ SUB (what the gateway adds is the difference), and the floor, "
+        "pg_recvlogical writing to a pipe read line by line. Each consumer runs on a thread "
+        "of the benchmark's process; the writers are processes of their own.",
         f"3. **Fan-out** ({', '.join(str(o) for o in c['observers'])} observers, `&mode=observe`, "
         f"{c['fanout_total']:,} deliveries/s in total, transactions/s capped at "
         f"{c['fanout_max_rate']:,}, {c['fanout_seconds']:g} s per step): the observers are a bare "

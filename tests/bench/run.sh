@@ -21,11 +21,13 @@ done
 ./deploy/install-packages.sh
 ./deploy/install-packages.sh tests/bench/packages.txt
 
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DDELTASTREAM_TESTS=OFF >/dev/null
 bin_dir=${BENCH_BIN_DIR:-}
 if [ -z "$bin_dir" ]; then
-  cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DDELTASTREAM_TESTS=OFF >/dev/null
   cmake --build build-bench -j2
   bin_dir=$root/build-bench
+else  # the load generator is the benchmark's, not the build under test
+  cmake --build build-bench -j2 --target deltastream-bench-writer
 fi
 
 # 1000 WebSocket observers: a descriptor each, in this process and in the gateway.
@@ -45,4 +47,5 @@ echo "benchmark PostgreSQL: $(cat "$cluster/dsn"); logs and results.json in $log
 
 "$python" tests/bench/bench.py --cluster "$cluster" --log-dir "$logs" --docs "$root/docs" \
   --reader-bin "$bin_dir/reader/deltastream-reader" --gateway-bin "$bin_dir/gateway/deltastream-gateway" \
+  --writer-bin "$root/build-bench/tests/bench/deltastream-bench-writer" \
   --command "./tests/bench/run.sh${*:+ $*}" "$@"
