@@ -65,9 +65,11 @@ void reader_link::read_frames() {
   for (std::size_t count = 0; count < max_frames_per_pass; ++count) {
     std::vector<zmq::message_t> parts;
     if (!zmq::recv_multipart(*sub_, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
-      // ZMQ_FD only signals new activity: wait on it once ZMQ_EVENTS says nothing is
-      // left, not before (what came meanwhile may already have been taken off it).
-      if (sub_->get(zmq::sockopt::events) & ZMQ_POLLIN) continue;
+      // ZMQ_FD only signals new activity, so wait on it only once nothing is left. A
+      // receive that finds nothing has just done what asking ZMQ_EVENTS would: libzmq
+      // processes the socket's commands, down to an empty mailbox (which re-arms
+      // ZMQ_FD), and tries again before it says EAGAIN. Asking as well cost every wake-up
+      // a getpid and a poll.
       return wait_for_frames();
     }
     deliver(parts);

@@ -46,7 +46,7 @@ class publisher final : public message_sink {
   std::string endpoint() const;  // the bound endpoint, with the real port for "tcp://*:0"
   std::size_t queued_bytes() const { return queued_bytes_->load(); }
   // Whether a message went out since the last call: a send may take in the wake-up meant
-  // for the socket's ZMQ_FD, so its ZMQ_EVENTS must be asked after one.
+  // for the socket's ZMQ_FD, leaving subscription notices that only ZMQ_EVENTS shows.
   bool take_used() { return std::exchange(used_, false); }
 
  private:

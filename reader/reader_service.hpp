@@ -30,6 +30,8 @@ class reader_service {
 
   // How soon a message that the subscribers refused (high-water mark) is offered again.
   static constexpr std::chrono::milliseconds publish_retry_interval{1};
+  // Loop iterations that published between two looks at the XPUB's subscription notices.
+  static constexpr int publisher_check_interval = 64;
 
   const reader_options& options_;
   std::unique_ptr<zap_authenticator> zap_;  // with CURVE; outlives the sockets it checks
