@@ -35,6 +35,8 @@ def parse_args(argv):
     p.add_argument("--fanout-total", type=int, help="fan-out: deliveries/s in total (default 100000)")
     p.add_argument("--fanout-max-rate", type=int, help="fan-out: cap on transactions/s (default 2000)")
     p.add_argument("--fanout-seconds", type=float, help="fan-out: seconds of writes per step (default 10)")
+    p.add_argument("--capacity-rates", help="fan-out: transactions/s of the capacity steps, with the "
+                   "largest crowd, until p99 passes 100 ms (default 150,200,250,300,400,500)")
     p.add_argument("--snapshot-rows", type=int, help="snapshot table rows (default 1000000)")
     p.add_argument("--page-rows", type=int, default=10_000)
     p.add_argument("--largest-page-rows", type=int, default=100_000, help="the gateway's --max-page-rows")
@@ -47,6 +49,7 @@ def parse_args(argv):
     p.add_argument("--reader-bin", required=True)
     p.add_argument("--gateway-bin", required=True)
     p.add_argument("--writer-bin", required=True, help="deltastream-bench-writer (paced_writer.cpp)")
+    p.add_argument("--crowd-bin", required=True, help="deltastream-bench-crowd (observer_crowd.cpp)")
     p.add_argument("--log-dir", required=True)
     p.add_argument("--docs", required=True, help="where benchmarks.md and bench/*.png go")
     p.add_argument("--command", default="./tests/bench/run.sh", help="the command line, for the docs")
@@ -61,6 +64,7 @@ def parse_args(argv):
         "fanout_total": 20000 if quick else 100_000,
         "fanout_max_rate": 2000,
         "fanout_seconds": 4 if quick else 10,
+        "capacity_rates": "200,400" if quick else "150,200,250,300,400,500",
         "snapshot_rows": 200_000 if quick else 1_000_000,
         "big_rows": 200_000 if quick else 1_000_000,
     }
@@ -70,6 +74,7 @@ def parse_args(argv):
     config.workloads = _pairs(config.workloads)
     config.rates = _ints(config.rates)
     config.observers = _ints(config.observers)
+    config.capacity_rates = _ints(config.capacity_rates)
     config.only = [s for s in config.only.split(",") if s]
     unknown = set(config.only) - set(SECTIONS)
     if unknown:

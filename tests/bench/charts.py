@@ -87,9 +87,9 @@ def latency(results, out_dir):
 
 
 def fanout(results, out_dir):
-    steps = results["fanout"]
+    steps, ramp = results["fanout"]["steps"], results["fanout"]["ramp"]
     counts = [s["observers"] for s in steps]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
     axes[0].plot(counts, [s["p99"] for s in steps], "o-", color=DS, label="p99")
     axes[0].plot(counts, [s["p50"] for s in steps], "o--", color=ZMQ, label="p50")
     axes[0].axhline(50, color="red", linestyle="dashed", label="target p99 50 ms")
@@ -113,6 +113,16 @@ def fanout(results, out_dir):
         ax.set_xticklabels([str(c) for c in counts])
         ax.set_xlabel("observers")
         ax.set_title(title)
+    if ramp:
+        thousands = [s["deliveries_per_s"] / 1000 for s in ramp]
+        axes[3].plot(thousands, [s["p99"] for s in ramp], "o-", color=DS, label="p99")
+        axes[3].plot(thousands, [s["gateway_core_share"] * 100 for s in ramp], "s--", color="#2ca02c",
+                     label="gateway CPU, % of a core")
+        axes[3].axhline(100, color="red", linestyle="dashed", label="p99 limit 100 ms")
+        axes[3].set_yscale("log")
+        axes[3].set_xlabel(f"deliveries/s (thousands), {ramp[0]['observers']} observers")
+        axes[3].set_title("Capacity")
+        axes[3].legend(fontsize=8)
     return _save(fig, out_dir, "fanout.png")
 
 

@@ -1,7 +1,9 @@
 """Figure 3, fan-out: 1, 10, 100, 1000 observers (&mode=observe) on one stream at a fixed
 total of deliveries/s (transactions/s = total / observers, capped at what the writer
-sustains). One consumer ACKs between steps so that the stream never replays old steps.
-Per step: latency percentiles, gateway CPU and resident memory per connection, closes."""
+sustains), then the gateway's capacity: the largest crowd at rising transaction rates
+until p99 passes 100 ms. The observers are one C++ process (crowd.py). One consumer ACKs
+between steps so that the stream never replays old steps. Per step: latency
+percentiles, gateway CPU and resident memory per connection, closes."""
 
 import asyncio
 import json
@@ -10,28 +12,26 @@ import time
 import websockets
 
 from clients import nextlsn
-from latency import percentiles
-from observers import Crowd
+from crowd import CrowdProcess
 from send_floor import kernel_us_per_send
 from stack import cpu_seconds, status_kib, wait_until
 from writer import create_table, paced_writes
 
 TABLE = "bench_fanout"
+CAPACITY_P99_MS = 100
 
 
-async def _step(config, pg, stack, stream, consumer, count):
+async def _step(config, pg, stack, stream, consumer, count, rate):
     gateway = stack.gateway.pid
     rss_before = status_kib(gateway, "VmRSS")
-    crowd = Crowd(stack.port, stream)
     connect_started = time.monotonic()
+    crowd = CrowdProcess(config.crowd_bin, stack.port, stream, count)
     try:
-        await crowd.connect(count)
         connect_seconds = time.monotonic() - connect_started
         rss_connected = status_kib(gateway, "VmRSS")  # idle connections: their own cost
-        rate = min(config.fanout_total / count, config.fanout_max_rate)
         loop = asyncio.get_running_loop()
-        cpu_before, client_before, wall_before = cpu_seconds(gateway), time.process_time(), time.monotonic()
-        crowd.since_ns = time.time_ns()
+        cpu_before, client_before, wall_before = cpu_seconds(gateway), crowd.cpu(), time.monotonic()
+        crowd.mark()
         writing = loop.run_in_executor(None, paced_writes, config.writer_bin, pg.dsn, TABLE, rate,
                                        config.fanout_seconds)
         rss_peak = rss_connected
@@ -40,12 +40,16 @@ async def _step(config, pg, stack, stream, consumer, count):
             await asyncio.sleep(0.2)
         written, achieved = writing.result()
         deadline = time.monotonic() + 5
-        while len(crowd.latencies) < written * count and time.monotonic() < deadline and not crowd.closes:
+        while time.monotonic() < deadline:
+            delivered, closes = crowd.count()
+            if delivered >= written * count or closes:
+                break
             await asyncio.sleep(0.05)
         wall = time.monotonic() - wall_before
         gateway_cpu = cpu_seconds(gateway) - cpu_before
-        client_cpu = time.process_time() - client_before
-        delivered = len(crowd.latencies)
+        client_cpu = crowd.cpu() - client_before
+        report = crowd.report()
+        delivered = report["messages"]
         await consumer.ack()
         return {"observers": count, "tx_rate": achieved, "expected": written * count, "delivered": delivered,
                 "deliveries_per_s": delivered * achieved / max(written, 1),  # over the writing time
@@ -55,11 +59,27 @@ async def _step(config, pg, stack, stream, consumer, count):
                 "rss_before_mib": rss_before / 1024, "rss_peak_mib": rss_peak / 1024,
                 "rss_per_connection_kib": (rss_peak - rss_before) / count,
                 "idle_kib_per_connection": (rss_connected - rss_before) / count,
-                "disconnects": len(crowd.closes), "close_reasons": sorted(set(crowd.closes))[:5],
-                "client_core_share": client_cpu / wall, **percentiles(crowd.latencies)}
+                "disconnects": report["closes"], "close_reasons": report["reasons"][:5],
+                "client_core_share": client_cpu / wall,
+                **{key: report[key] for key in ("p50", "p99", "p999", "max")}}
     finally:
         crowd.close()
         await asyncio.sleep(0.5)
+
+
+def _print_step(step):
+    print(f"  {step['observers']} observers at {step['tx_rate']:.0f} tx/s: {step['deliveries_per_s']:.0f} "
+          f"deliveries/s, p99 {step['p99'] if step['p99'] is None else round(step['p99'], 2)} ms, gateway "
+          f"{step['gateway_core_share'] * 100:.0f}% of a core, "
+          f"{step['rss_per_connection_kib']:.0f} KiB/connection, "
+          f"{step['disconnects']} disconnects, client {step['client_core_share'] * 100:.0f}% "
+          f"of a core", flush=True)
+
+
+def _kept_up(step):
+    """The capacity's criterion (issue 6): p99 within 100 ms, every delivery made."""
+    return (step["p99"] is not None and step["p99"] <= CAPACITY_P99_MS and not step["disconnects"]
+            and step["delivered"] >= 0.99 * step["expected"])
 
 
 class Consumer:
@@ -98,14 +118,21 @@ def run(config, pg, stack):
                                                              TABLE, 1000, 2)
             await consumer.ack()
             for count in config.observers:
-                step = await _step(config, pg, stack, stream, consumer, count)
+                rate = min(config.fanout_total / count, config.fanout_max_rate)
+                step = await _step(config, pg, stack, stream, consumer, count, rate)
                 steps.append(step)
-                print(f"  {count} observers: {step['deliveries_per_s']:.0f} deliveries/s, p99 "
-                      f"{step['p99'] if step['p99'] is None else round(step['p99'], 2)} ms, gateway "
-                      f"{step['gateway_core_share'] * 100:.0f}% of a core, "
-                      f"{step['rss_per_connection_kib']:.0f} KiB/connection, "
-                      f"{step['disconnects']} disconnects, client {step['client_core_share'] * 100:.0f}% "
-                      f"of a core", flush=True)
+                _print_step(step)
+            # The capacity: the most observers' deliveries/s with p99 <= 100 ms, raising
+            # the rate until a step misses it (or the last rate is reached).
+            ramp = []
+            count = max(config.observers)
+            for rate in config.capacity_rates:
+                step = await _step(config, pg, stack, stream, consumer, count, rate)
+                step["kept_up"] = _kept_up(step)
+                ramp.append(step)
+                _print_step(step)
+                if not step["kept_up"]:
+                    break
             consumer.task.cancel()
         stack.drop_stream(stream)
         # The capacity's floor, measured with the stream's messages' size, between steps'
@@ -113,8 +140,8 @@ def run(config, pg, stack):
         size = len(consumer.last) if consumer.last else 256
         floor = sorted(kernel_us_per_send(size) for _ in range(3))[1]
         print(f"  loopback send floor: {floor:.2f} us of kernel time per {size}-byte send", flush=True)
-        for step in steps:
+        for step in steps + ramp:
             step["send_floor_us"] = floor
-        return steps
+        return {"steps": steps, "ramp": ramp}
 
     return asyncio.run(main())

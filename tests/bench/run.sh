@@ -26,8 +26,8 @@ bin_dir=${BENCH_BIN_DIR:-}
 if [ -z "$bin_dir" ]; then
   cmake --build build-bench -j2
   bin_dir=$root/build-bench
-else  # the load generator is the benchmark's, not the build under test
-  cmake --build build-bench -j2 --target deltastream-bench-writer
+else  # the load generator and the observers are the benchmark's, not the build under test
+  cmake --build build-bench -j2 --target deltastream-bench-writer deltastream-bench-crowd
 fi
 
 # 1000 WebSocket observers: a descriptor each, in this process and in the gateway.
@@ -48,4 +48,5 @@ echo "benchmark PostgreSQL: $(cat "$cluster/dsn"); logs and results.json in $log
 "$python" tests/bench/bench.py --cluster "$cluster" --log-dir "$logs" --docs "$root/docs" \
   --reader-bin "$bin_dir/reader/deltastream-reader" --gateway-bin "$bin_dir/gateway/deltastream-gateway" \
   --writer-bin "$root/build-bench/tests/bench/deltastream-bench-writer" \
+  --crowd-bin "$root/build-bench/tests/bench/deltastream-bench-crowd" \
   --command "./tests/bench/run.sh${*:+ $*}" "$@"
