@@ -6,8 +6,8 @@ namespace {
 
 // A payload handed to ZeroMQ without a copy; counted until ZeroMQ frees it.
 struct queued_payload {
-  queued_payload(std::shared_ptr<std::atomic<std::size_t>> counter, std::string_view payload)
-      : counter(std::move(counter)), bytes(payload) {
+  queued_payload(std::shared_ptr<std::atomic<std::size_t>> counter, std::string&& payload)
+      : counter(std::move(counter)), bytes(std::move(payload)) {
     *this->counter += bytes.size();
   }
   ~queued_payload() { *counter -= bytes.size(); }
@@ -31,7 +31,7 @@ publisher::publisher(zmq::context_t& context, const std::string& endpoint, int h
 }
 
 bool publisher::publish(std::string_view stream, const proto::frame_header& header,
-                        std::string_view payload) {
+                        std::string& payload) {
   // One message may pass the budget (else a piece larger than it would never go).
   const std::size_t queued = queued_bytes_->load();
   if (queued > 0 && queued + payload.size() > max_queued_bytes_) return false;
@@ -48,7 +48,7 @@ bool publisher::publish(std::string_view stream, const proto::frame_header& head
     socket_.send(zmq::message_t(), zmq::send_flags::none);
     return true;
   }
-  auto held = std::make_unique<queued_payload>(queued_bytes_, payload);
+  auto held = std::make_unique<queued_payload>(queued_bytes_, std::move(payload));
   zmq::message_t message(held->bytes.data(), held->bytes.size(), free_queued_payload, held.get());
   held.release();  // the message owns it now: free_queued_payload deletes it
   socket_.send(message, zmq::send_flags::none);

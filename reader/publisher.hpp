@@ -16,12 +16,14 @@
 namespace deltastream::reader {
 
 // Where a stream delivers its frames. publish() returns false when the message could
-// not be queued (the subscribers are full); the stream keeps it and stops reading.
+// not be queued (the subscribers are full); the stream keeps it and stops reading. When
+// it returns true it may have taken the payload's bytes (moved from it): a message of a
+// large transaction is not copied on its way out.
 class message_sink {
  public:
   virtual ~message_sink() = default;
   virtual bool publish(std::string_view stream, const proto::frame_header& header,
-                       std::string_view payload) = 0;
+                       std::string& payload) = 0;
 };
 
 // The data channel: an XPUB socket (a PUB that also reports back pressure). With
@@ -37,7 +39,7 @@ class publisher final : public message_sink {
             std::size_t max_queued_bytes, const std::optional<curve_keypair>& curve);
 
   bool publish(std::string_view stream, const proto::frame_header& header,
-               std::string_view payload) override;
+               std::string& payload) override;
 
   // Subscription notices arrive on an XPUB; reading them keeps its queue empty.
   void drain_subscriptions();

@@ -195,7 +195,8 @@ void stream::send_status(bool reply_requested) {
 void stream::publish_heartbeat() {
   last_heartbeat_ = clock::now();
   proto::frame_header header{proto::frame_kind::heartbeat, epoch_, seq_, acked_, wal_end_};
-  sink_.publish(name_.str(), header, {});  // a heartbeat dropped under pressure is harmless
+  std::string none;
+  sink_.publish(name_.str(), header, none);  // a heartbeat dropped under pressure is harmless
 }
 
 void stream::lose_connection(const std::string& reason, const std::string& sqlstate) {
@@ -212,10 +213,13 @@ void stream::lose_connection(const std::string& reason, const std::string& sqlst
   module_logger("stream")->warn("{}: {}; {}", name_.str(), reason,
                                 gone_ ? "slot is gone, detaching"
                                       : "reconnecting in " + std::to_string(delay.count()) + " ms");
-  if (was_streaming) {
-    proto::frame_header header{proto::frame_kind::stream_end, epoch_, seq_, acked_, wal_end_};
-    sink_.publish(name_.str(), header, reason);
-  }
+  if (was_streaming) publish_stream_end(reason);
+}
+
+void stream::publish_stream_end(const std::string& reason) {
+  proto::frame_header header{proto::frame_kind::stream_end, epoch_, seq_, acked_, wal_end_};
+  std::string payload = reason;
+  sink_.publish(name_.str(), header, payload);
 }
 
 void stream::stop(const std::string& reason) {
@@ -226,8 +230,7 @@ void stream::stop(const std::string& reason) {
     module_logger("stream")->warn("{}: final status not sent: {}", name_.str(), error.what());
   }
   connection_.reset();
-  proto::frame_header header{proto::frame_kind::stream_end, epoch_, seq_, acked_, wal_end_};
-  sink_.publish(name_.str(), header, reason);
+  publish_stream_end(reason);
   module_logger("stream")->info("{}: stopped at {} ({})", name_.str(), flushed_.to_string(), reason);
 }
 

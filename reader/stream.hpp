@@ -76,6 +76,7 @@ class stream {
   void send_status(bool reply_requested);
   lsn idle_flush_position() const;
   void publish_heartbeat();
+  void publish_stream_end(const std::string& reason);
   void lose_connection(const std::string& reason, const std::string& sqlstate);
 
   stream_name name_;
