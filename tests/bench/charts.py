@@ -119,7 +119,7 @@ def fanout(results, out_dir):
         axes[3].plot(thousands, [s["gateway_core_share"] * 100 for s in ramp], "s--", color="#2ca02c",
                      label="gateway CPU, % of a core")
         axes[3].axhline(100, color="red", linestyle="dashed", label="p99 limit 100 ms")
-        axes[3].set_yscale("log")
+        axes[3].set_ylabel("p99 ms; gateway CPU %")
         axes[3].set_xlabel(f"deliveries/s (thousands), {ramp[0]['observers']} observers")
         axes[3].set_title("Capacity")
         axes[3].legend(fontsize=8)
