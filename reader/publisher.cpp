@@ -4,16 +4,18 @@ namespace deltastream::reader {
 
 namespace {
 
-// A payload handed to ZeroMQ without a copy; counted until ZeroMQ frees it.
+// A payload handed to ZeroMQ without a copy; counted until ZeroMQ frees it. By its
+// capacity: a message assembled by appending holds up to twice its size.
 struct queued_payload {
   queued_payload(std::shared_ptr<std::atomic<std::size_t>> counter, std::string&& payload)
-      : counter(std::move(counter)), bytes(std::move(payload)) {
-    *this->counter += bytes.size();
+      : counter(std::move(counter)), bytes(std::move(payload)), counted(bytes.capacity()) {
+    *this->counter += counted;
   }
-  ~queued_payload() { *counter -= bytes.size(); }
+  ~queued_payload() { *counter -= counted; }
 
   std::shared_ptr<std::atomic<std::size_t>> counter;
   std::string bytes;
+  std::size_t counted;
 };
 
 void free_queued_payload(void*, void* hint) { delete static_cast<queued_payload*>(hint); }

@@ -53,10 +53,12 @@ void reader_service::run(const std::atomic<bool>& stop) {
   // change of a small transaction cost eight system calls instead of one. A ZMQ_FD only
   // says "look at ZMQ_EVENTS": so look when it does, or when this loop used the socket
   // (a send may take in the notice meant for it). The XPUB is the exception: a send
-  // processes its commands itself, and all it can leave behind is subscription notices,
-  // which harm nothing while they wait; so it is looked at when its ZMQ_FD fires, when
-  // the loop is idle, and after every publisher_check_interval iterations that sent.
-  // That spares every live transaction a getpid and a poll.
+  // either processes its commands itself or (within a millisecond of the last time)
+  // leaves them, and its ZMQ_FD readable; all it can leave unseen is subscription
+  // notices, which harm nothing while they wait. So it is looked at when its ZMQ_FD
+  // fires, when a poll that could sleep timed out, and after every
+  // publisher_check_interval iterations that sent: that spares every live transaction
+  // a getpid and a poll.
   const int control_fd = control_.socket().get(zmq::sockopt::fd);
   const int publisher_fd = publisher_.socket().get(zmq::sockopt::fd);
   bool check_control = true;
@@ -105,15 +107,13 @@ void reader_service::run(const std::atomic<bool>& stop) {
       throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
     }
     check_control = fds[0].revents != 0;
-    check_publisher = fds[1].revents != 0 || ready == 0;
+    check_publisher = fds[1].revents != 0 || (ready == 0 && timeout > 0);
     for (std::size_t i = 0; i < items.size(); ++i) items[i].revents = zmq_revents(fds[i + 2].revents);
     replied_later_ = false;
     registry_.step(clock::now(), items.data());
     if (replied_later_) check_control = true;
-    if (publisher_.take_used() && ++sends_unchecked >= publisher_check_interval) {
-      check_publisher = true;
-      sends_unchecked = 0;
-    }
+    if (publisher_.take_used() && ++sends_unchecked >= publisher_check_interval) check_publisher = true;
+    if (check_publisher) sends_unchecked = 0;
   }
   log->info("stopping: sending the last status updates");
   registry_.stop_all("reader shutting down");

@@ -24,10 +24,10 @@ TEST_CASE("publisher: payloads queued for the subscribers are bounded in bytes, 
   sub.set(zmq::sockopt::subscribe, "");
   sub.connect("inproc://publisher-test");
   proto::frame_header header{proto::frame_kind::data, 1, 0, lsn(1), lsn(1)};
-  // publish() takes the bytes of what it accepts and leaves those of what it refuses.
+  // publish() leaves the bytes of what it refuses, for the retry.
   auto offer = [&](std::string bytes) {
     const bool accepted = out.publish("delta_budget", header, bytes);
-    CHECK(bytes.size() == (accepted ? 0 : payload.size()));
+    if (!accepted) CHECK(bytes == payload);
     return accepted;
   };
   zmq::message_t notice;
@@ -67,4 +67,24 @@ TEST_CASE("publisher: payloads queued for the subscribers are bounded in bytes, 
   CHECK(out.queued_bytes() == 0);
   std::string huge(budget * 2, 'b');
   CHECK(out.publish("delta_budget", header, huge));
+}
+
+TEST_CASE("publisher: the budget counts the memory a payload holds, its capacity, not its size") {
+  zmq::context_t context;
+  publisher out(context, "inproc://publisher-capacity", 10'000, 1 << 20, std::nullopt);
+  zmq::socket_t sub(context, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.connect("inproc://publisher-capacity");
+  zmq::message_t notice;
+  out.socket().set(zmq::sockopt::rcvtimeo, 5000);
+  REQUIRE(out.socket().recv(notice));  // subscribed: the message is queued, not dropped
+
+  std::string grown;  // as a message assembled from chunks: room to spare
+  grown.reserve(64 << 10);
+  grown.assign(1 << 10, 'g');
+  const std::size_t held = grown.capacity();
+  REQUIRE(held >= (64u << 10));
+  proto::frame_header header{proto::frame_kind::data, 1, 1, lsn(1), lsn(1)};
+  REQUIRE(out.publish("delta_capacity", header, grown));
+  CHECK(out.queued_bytes() == held);
 }
