@@ -85,14 +85,16 @@ int main(int argc, char** argv) {
 
   std::vector<pollfd> fds(count);
   const auto start = steady::now();
+  const auto due_of = [&](long transaction) {
+    return start + std::chrono::duration_cast<steady::duration>(
+                       std::chrono::duration<double>(static_cast<double>(transaction) / rate));
+  };
   long sent = 0;
   while (sent < total || [&] {
            for (const auto& c : connections) if (c.busy) return true;
            return false;
          }()) {
-    const auto due = start + std::chrono::duration_cast<steady::duration>(
-                                 std::chrono::duration<double>(static_cast<double>(sent) / rate));
-    if (sent < total && steady::now() >= due) {
+    if (sent < total && steady::now() >= due_of(sent)) {
       for (auto& c : connections) {
         if (c.busy) continue;
         const std::string value = realtime_ns();
@@ -114,7 +116,7 @@ int main(int argc, char** argv) {
     bool idle = false;
     for (const auto& c : connections) idle |= !c.busy;
     if (sent < total && idle) {
-      const auto wait = std::max(steady::duration::zero(), due - steady::now());
+      const auto wait = std::max(steady::duration::zero(), due_of(sent) - steady::now());
       const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
       pause = {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
       timeout = &pause;
