@@ -34,9 +34,10 @@ publisher::publisher(zmq::context_t& context, const std::string& endpoint, int h
 
 bool publisher::publish(std::string_view stream, const proto::frame_header& header,
                         std::string& payload) {
-  // One message may pass the budget (else a piece larger than it would never go).
+  // One message may pass the budget (else a piece larger than it would never go). By
+  // capacity, as queued_payload counts it.
   const std::size_t queued = queued_bytes_->load();
-  if (queued > 0 && queued + payload.size() > max_queued_bytes_) return false;
+  if (queued > 0 && queued + payload.capacity() > max_queued_bytes_) return false;
   const std::string topic = proto::topic_for(stream);
   const auto head = proto::encode_header(header);
   // ZeroMQ checks the high-water mark on the first frame only and delivers multipart

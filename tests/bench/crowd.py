@@ -22,8 +22,10 @@ class CrowdProcess:
         self.process.stdin.flush()
 
     def mark(self):
-        """Forget the latencies so far: a step counts from here."""
+        """Forget the latencies so far: a step counts from here (once it answers)."""
         self._command("mark")
+        if self.process.stdout.readline().strip() != "marked":
+            raise RuntimeError("the crowd did not answer mark")
 
     def count(self):
         """(messages since the mark, closes)."""

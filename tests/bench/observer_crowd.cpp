@@ -7,9 +7,10 @@
 //   deltastream-bench-crowd HOST PORT PATH COUNT
 //
 // Prints "ready" once every connection is upgraded. Then reads commands on stdin:
-// "mark" forgets the latencies so far; "report" prints one JSON line: messages and
-// latency percentiles in ms since the last mark, and every close with its reason;
-// "count" prints the messages since the mark and the closes. Exits at end of input.
+// "mark" forgets the latencies so far and says "marked"; "report" prints one JSON line:
+// messages and latency percentiles in ms since the last mark, and every close with its
+// reason; "count" prints the messages since the mark and the closes. Exits at end of
+// input.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -232,8 +233,10 @@ int main(int argc, char** argv) {
       for (auto end = commands.find('\n'); end != std::string::npos; end = commands.find('\n')) {
         const std::string command = commands.substr(0, end);
         commands.erase(0, end + 1);
-        if (command == "mark") {
+        if (command == "mark") {  // answered, so that the step's writes start after it
           c.latencies.clear();
+          std::printf("marked\n");
+          std::fflush(stdout);
         } else if (command == "report") {
           c.report();
         } else if (command == "count") {  // cheap: for waiting until the last message is in
