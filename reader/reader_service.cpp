@@ -2,7 +2,10 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <ctime>
 #include <cstring>
 
 #include "common/errors.hpp"
@@ -87,27 +90,30 @@ void reader_service::run(const std::atomic<bool>& stop) {
       fds.push_back({item.fd, events, 0});  // fd -1 (a disconnected stream) is skipped
     }
 
-    long timeout = 0;
+    // ppoll, not poll: a gathering stream's deadline is under a millisecond away, and
+    // poll's milliseconds would round it to 0 and spin until then.
+    std::chrono::nanoseconds timeout{0};
     if (registry_.has_pending_output()) {
       // A message the subscribers refused is offered again after a short pause. Not
       // sooner: a blocked stream skips its heartbeat, so its deadline stays in the past,
       // and waiting for it spun this loop at 100% of a core while the subscribers were
       // behind. The queue that refused it holds --high-water-mark messages, far more than
       // a pause's worth, so the pause costs no throughput.
-      timeout = publish_retry_interval.count();
+      timeout = publish_retry_interval;
     } else {
       const auto now = clock::now();
-      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-          registry_.next_deadline(now) - now);
-      timeout = std::max<long>(0, static_cast<long>(wait.count()));
+      timeout = std::max(std::chrono::nanoseconds{0}, registry_.next_deadline(now) - now);
     }
-    const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(timeout));
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+    const timespec wait{static_cast<time_t>(seconds.count()),
+                        static_cast<long>((timeout - seconds).count())};
+    const int ready = ::ppoll(fds.data(), fds.size(), &wait, nullptr);
     if (ready < 0) {
       if (errno == EINTR) continue;  // a signal: check `stop`
-      throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+      throw std::runtime_error(std::string("ppoll: ") + std::strerror(errno));
     }
     check_control = fds[0].revents != 0;
-    check_publisher = fds[1].revents != 0 || (ready == 0 && timeout > 0);
+    check_publisher = fds[1].revents != 0 || (ready == 0 && timeout.count() > 0);
     for (std::size_t i = 0; i < items.size(); ++i) items[i].revents = zmq_revents(fds[i + 2].revents);
     replied_later_ = false;
     registry_.step(clock::now(), items.data());

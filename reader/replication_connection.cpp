@@ -64,12 +64,13 @@ void replication_connection::consume_input() {
   }
 }
 
-replication_connection::read_status replication_connection::read(std::vector<std::uint8_t>& out) {
+void copy_data::libpq_free::operator()(char* data) const { PQfreemem(data); }
+
+replication_connection::read_status replication_connection::read(copy_data& out) {
   char* buffer = nullptr;
   const int length = PQgetCopyData(conn_.get(), &buffer, /*async=*/1);
   if (length > 0) {
-    out.assign(buffer, buffer + length);
-    PQfreemem(buffer);
+    out.reset(buffer, static_cast<std::size_t>(length));
     return read_status::message;
   }
   if (length == 0) return read_status::would_block;

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -8,6 +11,25 @@
 #include "reader/replication_message.hpp"
 
 namespace deltastream::reader {
+
+// One CopyData message where libpq put it: parsed in place, not copied again.
+class copy_data {
+ public:
+  std::span<const std::uint8_t> bytes() const {
+    return {reinterpret_cast<const std::uint8_t*>(data_.get()), length_};
+  }
+  void reset(char* data, std::size_t length) {
+    data_.reset(data);
+    length_ = length;
+  }
+
+ private:
+  struct libpq_free {
+    void operator()(char* data) const;
+  };
+  std::unique_ptr<char, libpq_free> data_;
+  std::size_t length_ = 0;
+};
 
 // One walsender connection (replication=database). Creates slots with an exported
 // snapshot, or runs START_REPLICATION and then reads CopyData without blocking.
@@ -33,9 +55,9 @@ class replication_connection {
                          const std::vector<std::pair<std::string, std::string>>& options);
 
   enum class read_status { message, would_block, ended };
-  // Reads one CopyData message into `out` (replacing its contents). `ended` when the
-  // server finished the copy (e.g. slot dropped; error in last_error()).
-  read_status read(std::vector<std::uint8_t>& out);
+  // Reads one CopyData message into `out` (replacing it). `ended` when the server
+  // finished the copy (e.g. slot dropped; error in last_error()).
+  read_status read(copy_data& out);
   // Reads what the socket has into libpq's buffer. Call when poll says readable.
   void consume_input();
 

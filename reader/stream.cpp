@@ -67,8 +67,12 @@ void stream::step(clock::time_point now, bool readable) {
     return;
   }
   try {
-    if (readable) connection_->consume_input();
-    read_messages();
+    const bool gathered = gathering_ && now >= gather_until_;
+    if (gathered) gathering_ = false;
+    if (!gathering_) {
+      if (readable || gathered) connection_->consume_input();
+      read_messages();
+    }
     if (wants_write_) wants_write_ = connection_->flush();
     if (status_due_ || now - last_status_ >= settings_.status_interval) send_status(false);
     if (!pending_ && now - last_heartbeat_ >= settings_.heartbeat_interval) publish_heartbeat();
@@ -87,13 +91,18 @@ void stream::read_messages() {
   for (std::size_t count = 0; count < settings_.max_messages_per_turn; ++count) {
     switch (connection_->read(buffer_)) {
       case replication_connection::read_status::would_block:
+        if (assembly_.open &&
+            (assembly_.split || assembly_.bytes.size() >= settings_.gather_after_bytes)) {
+          gathering_ = true;
+          gather_until_ = clock::now() + settings_.gather_delay;
+        }
         return;
       case replication_connection::read_status::ended:
         throw pg_error("the server ended the replication stream", "");
       case replication_connection::read_status::message:
         break;
     }
-    const auto message = parse_copy_data(buffer_);
+    const auto message = parse_copy_data(buffer_.bytes());
     if (const auto* alive = std::get_if<keepalive>(&message)) {
       wal_end_ = std::max(wal_end_, alive->wal_end);
       // Idle and fully acknowledged: tell the server at once that its WAL end is
@@ -119,6 +128,12 @@ void stream::handle_xlog_data(const xlog_data& message) {
     assembly_.open = true;
     assembly_.next = *next;
     assembly_.start = message.data_start;
+  }
+  if (assembly_.bytes.capacity() < settings_.message_part_bytes &&
+      (assembly_.split || assembly_.bytes.size() >= settings_.gather_after_bytes)) {
+    // A large transaction: room for a whole piece at once, not grown by doubling,
+    // which copied each piece about twice more.
+    assembly_.bytes.reserve(settings_.message_part_bytes + message.payload.size());
   }
   assembly_.bytes.append(message.payload);
   if (!wal2json_ends_message(message.payload, first_chunk)) {
@@ -207,6 +222,7 @@ void stream::lose_connection(const std::string& reason, const std::string& sqlst
   assembly_ = {};
   wants_write_ = false;
   more_buffered_ = false;
+  gathering_ = false;
   if (sqlstate == slot_missing_state) gone_ = true;
   const auto delay = backoff_.next();
   retry_at_ = clock::now() + delay;
@@ -237,6 +253,7 @@ void stream::stop(const std::string& reason) {
 clock::time_point stream::next_deadline() const {
   if (!connection_) return retry_at_;
   if (status_due_ || more_buffered_) return clock::now();
+  if (gathering_) return gather_until_;
   const auto status_at = last_status_ + settings_.status_interval;
   // While a message waits for the subscribers no heartbeat goes out (step()): its
   // deadline would stay in the past and keep the loop from sleeping.

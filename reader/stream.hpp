@@ -25,6 +25,12 @@ struct stream_settings {
   // A transaction larger than this is published in pieces of about this size
   // (data_part frames), so that no process ever holds it whole.
   std::size_t message_part_bytes = 256 << 10;
+  // Inside a transaction this large, a drained socket is not read again until
+  // gather_delay has passed: the walsender sends each change on its own, and waking
+  // for every one cost most of the reader's CPU in a bulk drain, CPU that the
+  // walsender on a small machine needs. Small transactions never wait.
+  std::size_t gather_after_bytes = 16 << 10;
+  std::chrono::microseconds gather_delay{250};
 };
 
 // One attached stream: the receivelog.c role for one slot. Reads CopyData from its
@@ -56,6 +62,8 @@ class stream {
   bool gone() const { return gone_; }  // the slot no longer exists: detach it
   int socket() const { return connection_ ? connection_->socket() : -1; }
   bool wants_write() const { return wants_write_; }
+  // False while a message waits for the subscribers, or while gathering.
+  bool wants_read() const { return !pending_ && !gathering_; }
   bool has_pending() const { return pending_.has_value(); }
   clock::time_point next_deadline() const;
 
@@ -84,7 +92,7 @@ class stream {
   message_sink& sink_;
   epoch_clock& epochs_;
   std::unique_ptr<replication_connection> connection_;
-  std::vector<std::uint8_t> buffer_;
+  copy_data buffer_;  // the last message read; its payload is parsed in place
 
   std::uint64_t epoch_ = 0;
   std::uint64_t seq_ = 0;
@@ -98,6 +106,8 @@ class stream {
   bool wants_write_ = false;
   bool gone_ = false;
   bool more_buffered_ = false;  // stopped at the turn's budget: come back at once
+  bool gathering_ = false;      // inside a large transaction: read again at gather_until_
+  clock::time_point gather_until_{};
 
   // The transaction whose chunks are arriving: what is not yet published of it.
   struct message_assembly {

@@ -301,9 +301,10 @@ std::string stream_registry::status(const proto::control_request& request) {
 
 void stream_registry::add_poll_items(std::vector<zmq_pollitem_t>& items) const {
   for (const auto& [name, current] : streams_) {
-    const short events = static_cast<short>(ZMQ_POLLIN | (current->wants_write() ? ZMQ_POLLOUT : 0));
+    const short events = static_cast<short>((current->wants_read() ? ZMQ_POLLIN : 0) |
+                                            (current->wants_write() ? ZMQ_POLLOUT : 0));
     // A disconnected stream polls fd -1, which poll() ignores.
-    items.push_back({nullptr, current->socket(), current->has_pending() ? short{0} : events, 0});
+    items.push_back({nullptr, current->socket(), events, 0});
   }
   for (const auto& pending : creates_) {
     items.push_back({nullptr, pending.connection->socket(), ZMQ_POLLIN, 0});
