@@ -91,10 +91,13 @@ void stream::read_messages() {
   for (std::size_t count = 0; count < settings_.max_messages_per_turn; ++count) {
     switch (connection_->read(buffer_)) {
       case replication_connection::read_status::would_block:
-        if (assembly_.open &&
-            (assembly_.split || assembly_.bytes.size() >= settings_.gather_after_bytes)) {
+        // Mid-transaction: wait for the rest rather than wake for each chunk (stream.hpp).
+        if (assembly_.open) {
+          const bool large =
+              assembly_.split || assembly_.bytes.size() >= settings_.gather_after_bytes;
           gathering_ = true;
-          gather_until_ = clock::now() + settings_.gather_delay;
+          gather_until_ =
+              clock::now() + (large ? settings_.large_gather_delay : settings_.gather_delay);
         }
         return;
       case replication_connection::read_status::ended:
