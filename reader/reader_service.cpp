@@ -59,9 +59,9 @@ void reader_service::run(const std::atomic<bool>& stop) {
   // either processes its commands itself or (within a millisecond of the last time)
   // leaves them, and its ZMQ_FD readable; all it can leave unseen is subscription
   // notices, which harm nothing while they wait. So it is looked at when its ZMQ_FD
-  // fires, when a poll that could sleep timed out, and after every
-  // publisher_check_interval iterations that sent: that spares every live transaction
-  // a getpid and a poll.
+  // fires, when a poll that waited a millisecond or more timed out (idle, not a stream
+  // gathering the rest of a transaction), and after every publisher_check_interval
+  // iterations that sent: that spares every live transaction a getpid and a poll.
   const int control_fd = control_.socket().get(zmq::sockopt::fd);
   const int publisher_fd = publisher_.socket().get(zmq::sockopt::fd);
   bool check_control = true;
@@ -69,6 +69,7 @@ void reader_service::run(const std::atomic<bool>& stop) {
   int sends_unchecked = 0;
   std::vector<zmq_pollitem_t> items;
   std::vector<pollfd> fds;
+  constexpr std::chrono::nanoseconds idle_timeout = std::chrono::milliseconds(1);
   while (!stop.load()) {
     // Never ZMQ_POLLOUT on the XPUB: libzmq reports a PUB-like socket always writable
     // (dist_t::has_out), also while ZMQ_XPUB_NODROP refuses every send.
@@ -113,7 +114,7 @@ void reader_service::run(const std::atomic<bool>& stop) {
       throw std::runtime_error(std::string("ppoll: ") + std::strerror(errno));
     }
     check_control = fds[0].revents != 0;
-    check_publisher = fds[1].revents != 0 || (ready == 0 && timeout.count() > 0);
+    check_publisher = fds[1].revents != 0 || (ready == 0 && timeout >= idle_timeout);
     for (std::size_t i = 0; i < items.size(); ++i) items[i].revents = zmq_revents(fds[i + 2].revents);
     replied_later_ = false;
     registry_.step(clock::now(), items.data());

@@ -49,6 +49,7 @@ void stream::start() {
   seq_ = 0;
   pending_.reset();
   assembly_ = {};
+  gathering_ = false;
   backoff_.reset();
   module_logger("stream")->info("{}: streaming from {} (epoch {})", name_.str(),
                                 flushed_.to_string(), epoch_);
