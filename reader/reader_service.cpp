@@ -93,17 +93,17 @@ void reader_service::run(const std::atomic<bool>& stop) {
 
     // ppoll, not poll: a gathering stream's deadline is under a millisecond away, and
     // poll's milliseconds would round it to 0 and spin until then.
-    std::chrono::nanoseconds timeout{0};
+    const auto now = clock::now();
+    std::chrono::nanoseconds timeout =
+        std::max(std::chrono::nanoseconds{0}, registry_.next_deadline(now) - now);
     if (registry_.has_pending_output()) {
-      // A message the subscribers refused is offered again after a short pause. Not
-      // sooner: a blocked stream skips its heartbeat, so its deadline stays in the past,
-      // and waiting for it spun this loop at 100% of a core while the subscribers were
-      // behind. The queue that refused it holds --high-water-mark messages, far more than
-      // a pause's worth, so the pause costs no throughput.
-      timeout = publish_retry_interval;
-    } else {
-      const auto now = clock::now();
-      timeout = std::max(std::chrono::nanoseconds{0}, registry_.next_deadline(now) - now);
+      // A message the subscribers refused is offered again after a short pause, or
+      // sooner if another deadline is due (a gathering stream's). A blocked stream's own
+      // deadline is its status update, not the heartbeat it skips, which would stay in
+      // the past and spin this loop. The queue that refused the message holds
+      // --high-water-mark messages, far more than a pause's worth, so the pause costs
+      // no throughput.
+      timeout = std::min<std::chrono::nanoseconds>(timeout, publish_retry_interval);
     }
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
     const timespec wait{static_cast<time_t>(seconds.count()),

@@ -68,10 +68,14 @@ void stream::step(clock::time_point now, bool readable) {
     return;
   }
   try {
-    const bool gathered = gathering_ && now >= gather_until_;
-    if (gathered) gathering_ = false;
+    // While gathering, or while a message is pending, the socket is not polled for
+    // input: `readable` then means an error or a hang-up, which consume_input reports.
+    if (gathering_ && (readable || now >= gather_until_)) {
+      gathering_ = false;
+      readable = true;
+    }
     if (!gathering_) {
-      if (readable || gathered) connection_->consume_input();
+      if (readable) connection_->consume_input();
       read_messages();
     }
     if (wants_write_) wants_write_ = connection_->flush();
@@ -89,11 +93,22 @@ void stream::step(clock::time_point now, bool readable) {
 void stream::read_messages() {
   more_buffered_ = false;
   if (pending_ && !flush_pending()) return;
+  bool progressed = false;       // a message was read this turn
+  bool since_consume = false;    // ... since libpq last took in the socket's bytes
   for (std::size_t count = 0; count < settings_.max_messages_per_turn; ++count) {
     switch (connection_->read(buffer_)) {
       case replication_connection::read_status::would_block:
-        // Mid-transaction: wait for the rest rather than wake for each chunk (stream.hpp).
-        if (assembly_.open) {
+        if (!assembly_.open) return;  // between transactions: wait on the socket
+        if (since_consume) {
+          // libpq takes in one buffer's worth (16 KiB) at a time: more may be queued.
+          connection_->consume_input();
+          since_consume = false;
+          continue;
+        }
+        // Mid-transaction with the socket drained: wait for the rest rather than wake for
+        // each chunk (stream.hpp). Unless a wait brought nothing: the walsender is busy
+        // elsewhere (a lock, a spilled transaction), so wait on the socket instead.
+        if (progressed) {
           const bool large =
               assembly_.split || assembly_.bytes.size() >= settings_.gather_after_bytes;
           gathering_ = true;
@@ -104,6 +119,7 @@ void stream::read_messages() {
       case replication_connection::read_status::ended:
         throw pg_error("the server ended the replication stream", "");
       case replication_connection::read_status::message:
+        progressed = since_consume = true;
         break;
     }
     const auto message = parse_copy_data(buffer_.bytes());
@@ -133,10 +149,9 @@ void stream::handle_xlog_data(const xlog_data& message) {
     assembly_.next = *next;
     assembly_.start = message.data_start;
   }
-  if (assembly_.bytes.capacity() < settings_.message_part_bytes &&
-      (assembly_.split || assembly_.bytes.size() >= settings_.gather_after_bytes)) {
-    // A large transaction: room for a whole piece at once, not grown by doubling,
-    // which copied each piece about twice more.
+  if (assembly_.split && assembly_.bytes.capacity() < settings_.message_part_bytes) {
+    // A piece of a large transaction went out, so the next is as large: room for it at
+    // once, not grown by doubling, which copied each piece about twice more.
     assembly_.bytes.reserve(settings_.message_part_bytes + message.payload.size());
   }
   assembly_.bytes.append(message.payload);
@@ -160,6 +175,9 @@ void stream::handle_xlog_data(const xlog_data& message) {
 void stream::publish_data(proto::frame_kind kind, lsn wal_end) {
   proto::frame_header header{kind, epoch_, ++seq_, assembly_.next, assembly_.start};
   std::string bytes = std::move(assembly_.bytes);
+  // The last piece of a large transaction sits in room reserved for a whole piece:
+  // give that back before the byte budget counts it.
+  if (bytes.capacity() > 2 * bytes.size() + 4096) bytes.shrink_to_fit();
   if (kind == proto::frame_kind::data) {
     assembly_ = {};
   } else {

@@ -314,7 +314,10 @@ void stream_registry::add_poll_items(std::vector<zmq_pollitem_t>& items) const {
 void stream_registry::step(clock::time_point now, const zmq_pollitem_t* results) {
   std::size_t index = 0;
   for (auto& [name, current] : streams_) {
-    current->step(now, (results[index++].revents & ZMQ_POLLIN) != 0);
+    // An error or hang-up counts as readable even where input was not polled for (a
+    // message pending, or gathering): reading is what notices it, and poll() would
+    // report it again at once, spinning the loop.
+    current->step(now, (results[index++].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) != 0);
   }
   std::erase_if(streams_, [](const auto& entry) { return entry.second->gone(); });
   finish_creates(results + index);
