@@ -1,6 +1,4 @@
 // deltastream-reader: the only process that holds replication connections.
-#include <sys/prctl.h>
-
 #include <csignal>
 #include <atomic>
 #include <iostream>
@@ -24,9 +22,6 @@ int main(int argc, char** argv) {
   try {
     const auto options = deltastream::reader::parse_reader_options(argc, argv);
     deltastream::setup_logging(options.log_level);
-    // The reader waits tens of microseconds for the rest of a transaction (stream.hpp);
-    // the default timer slack of 50 us would more than double each wait.
-    prctl(PR_SET_TIMERSLACK, 1000UL);
 
     // Block the stop signals while ZeroMQ starts its threads, so that they inherit the
     // mask and the signal interrupts this thread's poll() instead of theirs.

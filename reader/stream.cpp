@@ -70,13 +70,14 @@ void stream::step(clock::time_point now, bool readable) {
   try {
     // While gathering, or while a message is pending, the socket is not polled for
     // input: `readable` then means an error or a hang-up, which consume_input reports.
+    bool waited = false;
     if (gathering_ && (readable || now >= gather_until_)) {
       gathering_ = false;
-      readable = true;
+      readable = waited = true;
     }
     if (!gathering_) {
       if (readable) connection_->consume_input();
-      read_messages();
+      read_messages(waited);
     }
     if (wants_write_) wants_write_ = connection_->flush();
     if (status_due_ || now - last_status_ >= settings_.status_interval) send_status(false);
@@ -90,7 +91,7 @@ void stream::step(clock::time_point now, bool readable) {
   }
 }
 
-void stream::read_messages() {
+void stream::read_messages(bool after_wait) {
   more_buffered_ = false;
   if (pending_ && !flush_pending()) return;
   bool progressed = false;       // a message was read this turn
@@ -106,15 +107,16 @@ void stream::read_messages() {
           continue;
         }
         // Mid-transaction with the socket drained: wait for the rest rather than wake for
-        // each chunk (stream.hpp). Unless a wait brought nothing: the walsender is busy
-        // elsewhere (a lock, a spilled transaction), so wait on the socket instead.
+        // each chunk (stream.hpp). A wait that brought nothing (a starved or stalled
+        // walsender) is followed by a longer one, up to max_gather_delay.
         if (progressed) {
-          const bool large =
-              assembly_.split || assembly_.bytes.size() >= settings_.gather_after_bytes;
-          gathering_ = true;
-          gather_until_ =
-              clock::now() + (large ? settings_.large_gather_delay : settings_.gather_delay);
+          gather_misses_ = 0;
+        } else if (after_wait) {
+          gather_misses_ = std::min(gather_misses_ + 1, 8);
+        } else {
+          return;  // already waiting on the socket, and nothing new: keep waiting there
         }
+        start_gathering();
         return;
       case replication_connection::read_status::ended:
         throw pg_error("the server ended the replication stream", "");
@@ -134,6 +136,14 @@ void stream::read_messages() {
     }
   }
   more_buffered_ = true;  // the turn's budget ran out; libpq may hold more
+}
+
+void stream::start_gathering() {
+  const bool large = assembly_.split || assembly_.bytes.size() >= settings_.gather_after_bytes;
+  const auto delay =
+      (large ? settings_.large_gather_delay : settings_.gather_delay) * (1 << gather_misses_);
+  gathering_ = true;
+  gather_until_ = clock::now() + std::min<clock::duration>(delay, settings_.max_gather_delay);
 }
 
 void stream::handle_xlog_data(const xlog_data& message) {

@@ -33,9 +33,12 @@ struct stream_settings {
   // gather_after_bytes on), whose changes stream for a while, it is longer. On 2 cores,
   // where the walsender is short of CPU, this took the p99 at 5,000 single-row
   // transactions/s from 47-137 ms to 3-9 ms, and a bulk drain's reader CPU to a fifth.
+  // Measured with the kernel's default timer slack (50 us), which makes the short wait
+  // 40-90 us: with a slack of 1 us that p99 was 0.2-3 s, the rest not yet there.
   std::chrono::microseconds gather_delay{40};
   std::size_t gather_after_bytes = 16 << 10;
   std::chrono::microseconds large_gather_delay{250};
+  std::chrono::microseconds max_gather_delay{2000};
 };
 
 // One attached stream: the receivelog.c role for one slot. Reads CopyData from its
@@ -82,7 +85,8 @@ class stream {
   std::uint64_t reconnects() const { return reconnects_; }
 
  private:
-  void read_messages();
+  void read_messages(bool after_wait);
+  void start_gathering();
   void handle_xlog_data(const xlog_data& message);
   void publish_data(proto::frame_kind kind, lsn wal_end);
   bool flush_pending();
@@ -113,6 +117,7 @@ class stream {
   bool more_buffered_ = false;  // stopped at the turn's budget: come back at once
   bool gathering_ = false;      // mid-transaction: read again at gather_until_
   clock::time_point gather_until_{};
+  int gather_misses_ = 0;  // waits in a row that brought nothing: each waits twice as long
 
   // The transaction whose chunks are arriving: what is not yet published of it.
   struct message_assembly {
