@@ -50,6 +50,7 @@ void stream::start() {
   pending_.reset();
   assembly_ = {};
   gathering_ = false;
+  gather_misses_ = 0;
   backoff_.reset();
   module_logger("stream")->info("{}: streaming from {} (epoch {})", name_.str(),
                                 flushed_.to_string(), epoch_);
@@ -255,6 +256,7 @@ void stream::lose_connection(const std::string& reason, const std::string& sqlst
   wants_write_ = false;
   more_buffered_ = false;
   gathering_ = false;
+  gather_misses_ = 0;
   if (sqlstate == slot_missing_state) gone_ = true;
   const auto delay = backoff_.next();
   retry_at_ = clock::now() + delay;
