@@ -50,6 +50,7 @@ def parse_args(argv):
     p.add_argument("--gateway-bin", required=True)
     p.add_argument("--writer-bin", required=True, help="deltastream-bench-writer (paced_writer.cpp)")
     p.add_argument("--crowd-bin", required=True, help="deltastream-bench-crowd (observer_crowd.cpp)")
+    p.add_argument("--hop-bin", required=True, help="deltastream-bench-hop (zmq_hop.cpp)")
     p.add_argument("--log-dir", required=True)
     p.add_argument("--docs", required=True, help="where benchmarks.md and bench/*.png go")
     p.add_argument("--command", default="./tests/bench/run.sh", help="the command line, for the docs")

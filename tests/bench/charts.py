@@ -66,14 +66,17 @@ def throughput(results, out_dir):
 def latency(results, out_dir):
     figures = results["latency"]
     fig, ax = plt.subplots(figsize=(9, 4.2))
-    groups, ds, floor = [], [], []
+    groups, ds, floor, hop = [], [], [], []
     for lat in figures:
         for key, label in (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9")):
             groups.append(f"{lat['rate']:,}/s\n{label}")
             ds.append(lat["ws"][key])
             floor.append(lat["pg"][key])
-    _bars(ax, groups, [("deltastream (WebSocket)", ds), ("pg_recvlogical (floor)", floor)], [DS, FLOOR],
-          fmt="{:.2f}")
+            hop.append(lat["hop"][key] if "hop" in lat else None)
+    series = [("deltastream (WebSocket)", ds), ("pg_recvlogical (floor)", floor)]
+    if None not in hop:  # results from before the bare hop was measured have none
+        series.append(("one bare ZeroMQ hop (PUB -> SUB)", hop))
+    _bars(ax, groups, series, [DS, FLOOR, ZMQ], fmt="{:.2f}")
     ax.set_yscale("log")
     ax.set_ylabel("commit -> client latency, ms (log)")
     for i, lat in enumerate(figures):

@@ -174,3 +174,40 @@ class RecvlogicalConsumer(_Consumer):
         self.process.terminate()
         self.process.wait(10)
         self.thread.join(5)
+
+
+class HopConsumer(_Consumer):
+    """A SUB like ZmqConsumer's on a bare PUB (deltastream-bench-hop) that sends its own
+    clock: what one ZeroMQ hop costs on this machine, none of our code on the way."""
+
+    def __init__(self, endpoint):
+        super().__init__()
+        self.endpoint = endpoint
+        self.stopping = threading.Event()
+        self.subscribed = threading.Event()
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+
+    def arrived(self, message):
+        self.latencies.append(time.time_ns() - int(message))
+
+    def _follow(self):
+        sub = zmq.Context.instance().socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(self.endpoint)  # before the PUB binds: ZeroMQ connects when it can
+        self.subscribed.set()
+        try:
+            while not self.stopping.is_set():
+                if sub.poll(50):
+                    self.arrived(sub.recv())
+        finally:
+            sub.close()
+
+    def __enter__(self):
+        self.thread.start()
+        self.subscribed.wait(15)
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(15)

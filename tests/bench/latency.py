@@ -2,18 +2,20 @@
 carrying its send time; the client subtracts it from the arrival time. Four consumers
 take turns on fresh slots, the order rotating each round: reader + gateway to a bare
 WebSocket client (the headline), the same to a python3-websockets client, the reader
-alone to a ZeroMQ SUB (what the gateway adds is the difference), and pg_recvlogical read
-line by line from its stdout (the floor)."""
+alone to a ZeroMQ SUB (what the gateway adds is the difference), pg_recvlogical read
+line by line from its stdout (the floor), and a bare ZeroMQ PUB to the same SUB (what one
+of the two ZeroMQ hops in deltastream's shape costs on this machine by itself)."""
 
 import statistics
+import subprocess
 import time
 
-from consumers import BareConsumer, LibConsumer, RecvlogicalConsumer, ZmqConsumer
-from stack import wait_until
+from consumers import BareConsumer, HopConsumer, LibConsumer, RecvlogicalConsumer, ZmqConsumer
+from stack import free_port, wait_until
 from writer import create_table, paced_writes
 
 TABLE = "bench_latency"
-SIDES = ("ws", "ws_lib", "zmq", "pg")
+SIDES = ("ws", "ws_lib", "zmq", "pg", "hop")
 
 
 def percentiles(samples):
@@ -27,14 +29,13 @@ def percentiles(samples):
     return {"p50": at(0.50), "p99": at(0.99), "p999": at(0.999), "max": ordered[-1] / 1e6}
 
 
-def _measure(config, pg, slot, consumer, rate):
-    """Writes `rate` tx/s for latency_seconds while `consumer` follows `slot`; returns
-    (written, achieved rate, latencies in ns, the client's share of a core)."""
+def _measure(consumer, load, ready=lambda: None):
+    """Runs `load()` -> (written, achieved rate) while `consumer` follows it, once `ready()`
+    returned; returns (written, achieved rate, latencies in ns, the client's share of a core)."""
     with consumer:
-        wait_until(lambda: pg.walsender(slot), 15, f"{slot} to start streaming")
-        time.sleep(0.5)
+        ready()
         client, wall = time.process_time(), time.monotonic()
-        written, achieved = paced_writes(config.writer_bin, pg.dsn, TABLE, rate, config.latency_seconds)
+        written, achieved = load()
         deadline = time.monotonic() + 15
         while len(consumer.latencies) < written and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -42,19 +43,39 @@ def _measure(config, pg, slot, consumer, rate):
     return written, achieved, list(consumer.latencies), share
 
 
+def _hop_load(config, endpoint, rate):
+    done = subprocess.run([config.hop_bin, endpoint, str(rate), str(config.latency_seconds)],
+                          capture_output=True, text=True, timeout=config.latency_seconds + 60)
+    if done.returncode != 0:
+        raise RuntimeError(f"{config.hop_bin} exited with {done.returncode}: {done.stderr.strip()}")
+    words = done.stdout.split()  # "sent N rate R"
+    return int(words[1]), float(words[3])
+
+
 def _side(name, config, pg, stack, reader_alone, rate):
+    if name == "hop":
+        endpoint = f"tcp://127.0.0.1:{free_port()}"
+        return _measure(HopConsumer(endpoint), lambda: _hop_load(config, endpoint, rate))
+
+    def writes():
+        return paced_writes(config.writer_bin, pg.dsn, TABLE, rate, config.latency_seconds)
+
+    def streaming(slot):
+        wait_until(lambda: pg.walsender(slot), 15, f"{slot} to start streaming")
+        time.sleep(0.5)
+
     if name == "pg":
         slot = "bench_latency_floor"
         pg.create_slot(slot)
         try:
-            return _measure(config, pg, slot, RecvlogicalConsumer(pg, slot), rate)
+            return _measure(RecvlogicalConsumer(pg, slot), writes, lambda: streaming(slot))
         finally:
             pg.drop_slot(slot)
     owner = reader_alone if name == "zmq" else stack
     stream = owner.create_stream()
     try:
         consumer = {"ws": BareConsumer, "ws_lib": LibConsumer, "zmq": ZmqConsumer}[name](owner, stream)
-        return _measure(config, pg, stream, consumer, rate)
+        return _measure(consumer, writes, lambda: streaming(stream))
     finally:
         owner.drop_stream(stream)
 
@@ -65,7 +86,7 @@ def run(config, pg, stack, reader_alone):
     for rate in config.rates:
         rounds = []
         for number in range(config.rounds):
-            order = list(SIDES[number % 4:] + SIDES[:number % 4])
+            order = list(SIDES[number % len(SIDES):] + SIDES[:number % len(SIDES)])
             result = {"order": order}
             for name in order:
                 written, achieved, samples, client = _side(name, config, pg, stack, reader_alone, rate)

@@ -27,7 +27,7 @@ if [ -z "$bin_dir" ]; then
   cmake --build build-bench -j2
   bin_dir=$root/build-bench
 else  # the load generator and the observers are the benchmark's, not the build under test
-  cmake --build build-bench -j2 --target deltastream-bench-writer deltastream-bench-crowd
+  cmake --build build-bench -j2 --target deltastream-bench-writer deltastream-bench-crowd deltastream-bench-hop
 fi
 
 # 1000 WebSocket observers: a descriptor each, in this process and in the gateway.
@@ -49,4 +49,5 @@ echo "benchmark PostgreSQL: $(cat "$cluster/dsn"); logs and results.json in $log
   --reader-bin "$bin_dir/reader/deltastream-reader" --gateway-bin "$bin_dir/gateway/deltastream-gateway" \
   --writer-bin "$root/build-bench/tests/bench/deltastream-bench-writer" \
   --crowd-bin "$root/build-bench/tests/bench/deltastream-bench-crowd" \
+  --hop-bin "$root/build-bench/tests/bench/deltastream-bench-hop" \
   --command "./tests/bench/run.sh${*:+ $*}" "$@"

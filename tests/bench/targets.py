@@ -48,7 +48,8 @@ def rows(results):
                     _mark(ws["p99"] is not None and ws["p99"] <= limit)))
         out.append((f"   {rate:,} tx/s: p50 | p99.9 (ms)", f"{_f(ws['p50'])} | {_f(ws['p999'])}",
                     f"{_f(pg['p50'])} | {_f(pg['p999'])}", "", "", INFO))
-        for side, label in (("ws_lib", "to a python3-websockets consumer"), ("zmq", "reader alone, ZeroMQ SUB")):
+        for side, label in (("ws_lib", "to a python3-websockets consumer"), ("zmq", "reader alone, ZeroMQ SUB"),
+                            ("hop", "one bare ZeroMQ hop, PUB to the same SUB")):
             if side in lat:
                 other = lat[side]
                 out.append((f"   {rate:,} tx/s: {label}: p50 | p99 (ms)", f"{_f(other['p50'])} | {_f(other['p99'])}",
@@ -56,9 +57,9 @@ def rows(results):
         out.append((f"   {rate:,} tx/s: achieved rate | lost", f"{_f(ws['achieved_rate'])} | {ws['lost']}",
                     f"{_f(pg['achieved_rate'])} | {pg['lost']}", "", "", INFO))
         shares = " | ".join(f"{_f(lat[side]['client_core_share'] * 100, 0)}%"
-                            for side in ("ws", "ws_lib", "zmq", "pg") if side in lat)
+                            for side in ("ws", "ws_lib", "zmq", "pg", "hop") if side in lat)
         out.append((f"   {rate:,} tx/s: Python client busy, WebSocket bare | python3-websockets | ZeroMQ | "
-                    "pg_recvlogical's reader", shares, "", "", "", INFO))
+                    "pg_recvlogical's reader | bare hop", shares, "", "", "", INFO))
     fanout = results.get("fanout") or {}
     steps, ramp = fanout.get("steps", []), fanout.get("ramp", [])
     for step in steps:
