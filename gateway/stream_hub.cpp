@@ -76,6 +76,9 @@ void stream_hub::on_frame(const std::string& stream, const proto::frame_header& 
   if (found == streams_.end()) return;
   auto& entry = found->second;
   entry.last_frame = std::chrono::steady_clock::now();
+  if (header.kind == proto::frame_kind::stream_end && proto::ends_for_good(*payload)) {
+    return end_dropped(stream, entry);
+  }
   deliver_to_observers(stream, entry, header, payload, before);
   found = streams_.find(stream);  // deliveries may have removed the entry
   if (found == streams_.end()) return;
@@ -205,6 +208,16 @@ void stream_hub::end_consumer(const std::string& stream, stream_entry& entry, cl
   entry.consumer = consumer_state{};
   module_logger("hub")->info("{}: consumer closed: {}", stream, reason);
   if (client) client->end(code, std::move(reason));
+}
+
+void stream_hub::end_dropped(const std::string& stream, stream_entry& entry) {
+  // Not "reconnect to resume": a reconnect would get 404.
+  const std::string reason = "the stream was dropped: its slot no longer exists; /v1/init creates a new one";
+  entry.observers.insert(entry.observers.end(), entry.joining.begin(), entry.joining.end());
+  entry.joining.clear();
+  end_observers(stream, entry, close_code::normal, reason);
+  end_consumer(stream, entry, close_code::normal, reason);
+  forget_if_empty(stream);
 }
 
 void stream_hub::forget_if_empty(const std::string& stream) {

@@ -15,6 +15,7 @@ namespace deltastream::gateway {
 
 // WebSocket close codes the gateway uses (RFC 6455 section 7.4.1).
 enum class close_code : std::uint16_t {
+  normal = 1000,          // the stream was dropped: its slot no longer exists
   going_away = 1001,      // the gateway is shutting down
   policy = 1008,          // too slow (send queue over its limit), or taken over
   too_big = 1009,         // a client message over --max-frame-bytes
@@ -119,6 +120,8 @@ class stream_hub {
                          const std::shared_ptr<const std::string>& payload);
   void end_consumer(const std::string& stream, stream_entry& entry, close_code code,
                     std::string reason);
+  // Everyone on a stream whose slot is gone, with a reason that does not say "resume".
+  void end_dropped(const std::string& stream, stream_entry& entry);
   void forget_if_empty(const std::string& stream);
 
   void count_delivery(const std::string& stream, std::size_t bytes, std::size_t clients,

@@ -24,6 +24,15 @@ enum class frame_kind : std::uint8_t {
   data_part = 4,
 };
 
+// A stream_end whose reason is this, alone or followed by ": " and details, ends the
+// stream for good: its slot was dropped, so there is nothing to resume or re-attach to.
+inline constexpr std::string_view stream_dropped_reason = "stream dropped";
+
+inline bool ends_for_good(std::string_view reason) {
+  return reason == stream_dropped_reason ||
+         (reason.starts_with(stream_dropped_reason) && reason.substr(stream_dropped_reason.size()).starts_with(": "));
+}
+
 // Kinds that carry (a piece of) a message and take a seq.
 inline bool carries_data(frame_kind kind) {
   return kind == frame_kind::data || kind == frame_kind::data_part;

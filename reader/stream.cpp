@@ -4,6 +4,7 @@
 
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "proto/data_frame.hpp"
 #include "reader/wal2json_message.hpp"
 
 namespace deltastream::reader {
@@ -263,7 +264,9 @@ void stream::lose_connection(const std::string& reason, const std::string& sqlst
   module_logger("stream")->warn("{}: {}; {}", name_.str(), reason,
                                 gone_ ? "slot is gone, detaching"
                                       : "reconnecting in " + std::to_string(delay.count()) + " ms");
-  if (was_streaming) publish_stream_end(reason);
+  if (was_streaming) {
+    publish_stream_end(gone_ ? std::string(proto::stream_dropped_reason) + ": " + reason : reason);
+  }
 }
 
 void stream::publish_stream_end(const std::string& reason) {

@@ -7,6 +7,7 @@
 
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "proto/data_frame.hpp"
 
 namespace deltastream::reader {
 
@@ -132,7 +133,7 @@ void stream_registry::finish_creates(const zmq_pollitem_t* results) {
 std::string stream_registry::drop(const proto::control_request& request) {
   bool was_ours = snapshots_.erase(request.stream) > 0;
   if (auto found = streams_.find(request.stream); found != streams_.end()) {
-    remove_stream(found, "stream dropped");
+    remove_stream(found, std::string(proto::stream_dropped_reason));
     was_ours = true;
   }
   reported_.erase(request.stream);

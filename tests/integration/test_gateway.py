@@ -147,6 +147,23 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
                 self.assertEqual(closed.exception.code, 1008)
                 self.assertIn("taken over", closed.exception.reason)
 
+    async def test_a_dropped_stream_closes_its_clients_without_promising_a_resume(self):
+        slot = self.gateway.init()
+        uri = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
+        async with websockets.connect(uri) as consumer, websockets.connect(uri + "&mode=observe") as observer:
+            wait_until(lambda: sql("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
+                                   (slot,)) == [(True,)], 15, "the stream to start")
+            self.gateway.init()  # drops the slot of the previous /v1/init
+            for client in (consumer, observer):
+                with self.assertRaises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(client.recv(), 10)
+                self.assertEqual(closed.exception.code, 1000)
+                self.assertIn("dropped", closed.exception.reason)
+                self.assertNotIn("resume", closed.exception.reason)
+        with self.assertRaises(websockets.exceptions.InvalidStatusCode) as refused:
+            await websockets.connect(uri)
+        self.assertEqual(refused.exception.status_code, 404)
+
     async def test_one_consumer_per_stream_across_gateways(self):
         other = Gateway(self.reader)
         self.gateways.append(other)
