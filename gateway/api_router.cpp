@@ -190,11 +190,12 @@ void route_request(gateway_context& context, const http_request& request, respon
                               "could not upgrade to websocket connection: not a WebSocket "
                               "upgrade request"));
   }
-  if (path == "/healthz") {
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+    if (method != http::verb::get) return respond(method_not_allowed(http::verb::get));
+    if (path == "/readyz") return serve_readiness(context, std::move(respond));
+    if (path == "/metrics") return serve_metrics(context, std::move(respond));
     return respond(json_response(http::status::ok, R"({"status":"ok"})"));
   }
-  if (path == "/readyz") return serve_readiness(context, std::move(respond));
-  if (path == "/metrics") return serve_metrics(context, std::move(respond));
   respond(json_error(http::status::not_found, "not found: " + path));
 }
 

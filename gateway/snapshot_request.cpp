@@ -62,6 +62,18 @@ std::optional<request_error> read_order(simdjson::dom::element value,
   return read_direction(direction, out.direction);
 }
 
+// libpq takes names as C strings: a NUL would cut "orders\0x" to "orders" and read a
+// table the client did not name.
+std::optional<request_error> names_error(const snapshot_request& request) {
+  if (request.table.find('\0') != std::string::npos) {
+    return request_error{"invalid table name: it contains a NUL character"};
+  }
+  if (request.order_by && request.order_by->column.find('\0') != std::string::npos) {
+    return request_error{"invalid column name in order_by: it contains a NUL character"};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 snapshot_parse_result parse_snapshot_request(std::string_view body, std::uint64_t max_limit) {
@@ -108,6 +120,7 @@ snapshot_parse_result parse_snapshot_request(std::string_view body, std::uint64_
   if (request.offset > static_cast<std::uint64_t>(INT64_MAX)) {
     return request_error{"\"offset\" is too large"};
   }
+  if (auto error = names_error(request)) return *error;
   return request;
 }
 
@@ -120,13 +133,14 @@ snapshot_parse_result parse_stream_request(const request_target& target) {
   const auto direction = target.param("order");
   if (column.empty()) {
     if (!direction.empty()) return request_error{"\"order\" needs \"order_by\""};
-    return request;
+  } else {
+    snapshot_request::order order{column, sort_direction::ascending};
+    if (!direction.empty()) {
+      if (auto error = read_direction(direction, order.direction)) return *error;
+    }
+    request.order_by = std::move(order);
   }
-  snapshot_request::order order{column, sort_direction::ascending};
-  if (!direction.empty()) {
-    if (auto error = read_direction(direction, order.direction)) return *error;
-  }
-  request.order_by = std::move(order);
+  if (auto error = names_error(request)) return *error;
   return request;
 }
 

@@ -75,11 +75,22 @@ struct resolved_read {
   std::string order;     // " ORDER BY "column" ASC", or empty
 };
 
+// The catalogs hold what no snapshot client needs and some must never see (pg_authid's
+// password hashes, with a superuser's connection).
+bool is_system_schema(std::string_view schema) {
+  return schema == "pg_catalog" || schema == "information_schema" || schema.starts_with("pg_toast");
+}
+
 std::variant<snapshot_store::page, resolved_read> resolve_read(PGconn* conn,
                                                                const snapshot_request& request) {
   auto table = pg_exec(conn, resolve_table_sql, {request.table});
   if (PQntuples(table.get()) == 0) {
     return error_page(404, "unknown table \"" + request.table + "\"");
+  }
+  const std::string schema = PQgetvalue(table.get(), 0, 0);
+  if (is_system_schema(schema)) {
+    return error_page(403, "\"" + request.table + "\" is a system catalog (" + schema +
+                               "): snapshots serve application tables only");
   }
   resolved_read read;
   read.relation = pg_quote_identifier(conn, PQgetvalue(table.get(), 0, 0)) + "." +

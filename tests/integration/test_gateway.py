@@ -319,6 +319,12 @@ class GatewayErrorsTest(unittest.TestCase):
              400, "unknown column"),
             ({**good, "order_by": {"column": "id; drop table err_rows", "order": "asc"}},
              400, "unknown column"),
+            # libpq would cut the name at the NUL and read err_rows.
+            ({**good, "table": "err_rows\u0000x"}, 400, "NUL"),
+            # The catalogs are never served: pg_authid holds password hashes.
+            ({**good, "table": "pg_catalog.pg_authid"}, 403, "system catalog"),
+            ({**good, "table": "pg_class"}, 403, "system catalog"),
+            ({**good, "table": "information_schema.tables"}, 403, "system catalog"),
         ]
         for body, expected_status, fragment in cases:
             with self.subTest(body=body):
@@ -339,6 +345,8 @@ class GatewayErrorsTest(unittest.TestCase):
     def test_http_errors(self):
         self.assert_error(*self.gateway.http("GET", "/nope"), 404, "not found")
         self.assert_error(*self.gateway.http("DELETE", "/v1/init"), 405, "method not allowed")
+        for path in ("/healthz", "/readyz", "/metrics"):
+            self.assert_error(*self.gateway.http("POST", path), 405, "method not allowed")
         self.assert_error(*self.gateway.http("GET", "/v1/lr/stream"), 400, "no slotName provided")
         self.assert_error(*self.snapshot("x" * (2 << 20)), 413, "over the limit")
         status, reply = self.gateway.http("GET", "/healthz", headers={"X-Big": "y" * 20000})

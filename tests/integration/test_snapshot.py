@@ -193,6 +193,8 @@ class SnapshotTest(unittest.TestCase):
             ({"table": "snap_rows", "order_by": "nope"}, 400, "unknown column"),
             ({"table": "snap_rows", "order_by": "id", "order": "up"}, 400, "'ASC' or 'DESC'"),
             ({"table": "(select 1) t"}, 400, "invalid table name"),
+            ({"table": "snap_rows\x00x"}, 400, "NUL"),
+            ({"table": "pg_authid"}, 403, "system catalog"),
             ({}, 400, "table"),
         ]
         for params, status, fragment in cases:

@@ -61,6 +61,14 @@ TEST_CASE("random headers decode or fail cleanly") {
   }
 }
 
+TEST_CASE("a stream_end reason says whether the stream is gone for good") {
+  CHECK(proto::ends_for_good("stream dropped"));
+  CHECK(proto::ends_for_good("stream dropped: replication slot \"x\" does not exist"));
+  CHECK_FALSE(proto::ends_for_good("stream dropped by mistake"));
+  CHECK_FALSE(proto::ends_for_good("replication connection lost"));
+  CHECK_FALSE(proto::ends_for_good(""));
+}
+
 TEST_CASE("topics end with NUL so that one stream never matches another") {
   CHECK(topic_for("delta_a") == std::string("delta_a\0", 8));
   CHECK(stream_of_topic(topic_for("delta_a")) == "delta_a");

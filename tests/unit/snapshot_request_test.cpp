@@ -60,6 +60,10 @@ TEST_CASE("bad snapshot requests say what is wrong") {
   CHECK(error_of(R"({"table":"t","offset":0,"limit":1,"order_by":{"column":"c"}})") ==
         "order_by order direction can only be either 'ASC' or 'DESC'");
   CHECK(error_of(R"({"table":"t","offset":0,"limit":1,"order_by":"id"})").find("must be an object") != std::string::npos);
+  // libpq would read "orders" for "orders\0x": a NUL is refused, not cut off.
+  CHECK(error_of(R"({"table":"orders\u0000x","offset":0,"limit":1})").find("NUL") != std::string::npos);
+  CHECK(error_of(R"({"table":"t","offset":0,"limit":1,"order_by":{"column":"id\u0000","order":"asc"}})")
+            .find("NUL") != std::string::npos);
 }
 
 TEST_CASE("the stream's query string: table required, order_by optional, order defaults to ASC") {
@@ -78,4 +82,6 @@ TEST_CASE("the stream's query string: table required, order_by optional, order d
   CHECK(std::get<request_error>(parse("/s?table=t&order_by=id&order=up")).message ==
         "order_by order direction can only be either 'ASC' or 'DESC'");
   CHECK(std::holds_alternative<request_error>(parse("/s?table=t&order=asc")));
+  CHECK(std::get<request_error>(parse("/s?table=orders%00x")).message.find("NUL") != std::string::npos);
+  CHECK(std::get<request_error>(parse("/s?table=t&order_by=id%00")).message.find("NUL") != std::string::npos);
 }

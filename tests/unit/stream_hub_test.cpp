@@ -109,6 +109,24 @@ TEST_CASE("a lost tail shows in the heartbeat; a new epoch and stream_end end th
   CHECK(c.reason.find("replication connection lost") != std::string::npos);
 }
 
+TEST_CASE("a dropped stream ends its consumer and observers for good, without a resume hint") {
+  for (const char* reason : {"stream dropped", "stream dropped: replication slot \"delta_a\" does not exist"}) {
+    CAPTURE(reason);
+    stream_hub hub(1 << 20);
+    recording_client consumer(hub, "delta_a"), observer(hub, "delta_a");
+    hub.claim_consumer("delta_a", &consumer);
+    hub.consumer_attached("delta_a", &consumer, 3, 0);
+    hub.add_observer("delta_a", &observer);
+    hub.on_frame("delta_a", {frame_kind::stream_end, 3, 0, {}, {}}, text(reason));
+    for (auto* client : {&consumer, &observer}) {
+      CHECK(client->ended == close_code::normal);
+      CHECK(client->reason.find("dropped") != std::string::npos);
+      CHECK(client->reason.find("resume") == std::string::npos);
+    }
+    CHECK_FALSE(hub.has_consumer("delta_a"));
+  }
+}
+
 TEST_CASE("observers see live data; takeover ends the previous consumer") {
   stream_hub hub(1 << 20);
   recording_client first, second, observer;
