@@ -21,6 +21,9 @@ class connection_token {
   connection_token& operator=(const connection_token&) = delete;
   ~connection_token();
 
+  // The client's address, for log lines about its requests.
+  const boost::asio::ip::address& address() const { return address_; }
+
  private:
   friend class client_connections;
   connection_token(std::shared_ptr<client_connections> owner, boost::asio::ip::address address);

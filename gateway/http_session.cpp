@@ -11,6 +11,19 @@ namespace deltastream::gateway {
 
 namespace http = beast::http;
 
+namespace {
+
+// What a log line names a request by: its method and path, never the query string
+// (whatever a client put there is not the log's business).
+std::string request_line(const http::request<http::string_body>& head) {
+  const std::string_view target(head.target().data(), head.target().size());
+  const auto path = target.substr(0, target.find('?'));
+  if (head.method_string().empty() || path.empty()) return "(malformed request)";
+  return std::string(head.method_string()) + " " + std::string(path.substr(0, 200));
+}
+
+}  // namespace
+
 template <class Stream>
 void http_session<Stream>::run() {
   if constexpr (is_tls<Stream>) {
@@ -54,6 +67,7 @@ void http_session<Stream>::on_read(beast::error_code error, std::size_t) {
       error == boost::asio::ssl::error::stream_truncated) {
     return shut_down();
   }
+  request_line_ = request_line(parser_->get());
   if (error == http::error::body_limit) {
     return refuse(http::status::payload_too_large,
                   "request body over the limit of " + std::to_string(context_.settings.max_body_bytes) +
@@ -65,8 +79,7 @@ void http_session<Stream>::on_read(beast::error_code error, std::size_t) {
                       std::to_string(context_.settings.max_header_bytes) + " bytes");
   }
   if (error) {
-    // Garbage on the port: answer once, plainly, and hang up.
-    module_logger("http")->debug("bad request: {}", error.message());
+    // Garbage on the port: answer once, plainly, and hang up (send() logs it).
     return refuse(http::status::bad_request, "malformed HTTP request: " + error.message());
   }
   auto request = parser_->release();
@@ -102,6 +115,11 @@ void http_session<Stream>::on_read(beast::error_code error, std::size_t) {
 template <class Stream>
 void http_session<Stream>::send(http_response response) {
   pending_ = std::make_shared<http_response>(std::move(response));
+  if (pending_->result_int() >= 400) {
+    // A refused request changes nothing; the log says who asked for what, and why not.
+    module_logger("http")->info("{} {}: {} {}", token_.address().to_string(), request_line_,
+                                pending_->result_int(), pending_->body().substr(0, 300));
+  }
   const bool close = pending_->need_eof();
   beast::get_lowest_layer(stream_).expires_after(context_.settings.http_timeout);
   http::async_write(stream_, *pending_,

@@ -56,6 +56,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   std::optional<beast::http::response_serializer<beast::http::empty_body>> stream_serializer_;
   std::shared_ptr<body_source> source_;
   std::string piece_;  // the chunk being written
+  std::string request_line_;  // "METHOD /path" of the request being answered, for the log
   std::vector<char> drain_buffer_;
 };
 

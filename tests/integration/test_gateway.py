@@ -163,6 +163,7 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         with self.assertRaises(websockets.exceptions.InvalidStatusCode) as refused:
             await websockets.connect(uri)
         self.assertEqual(refused.exception.status_code, 404)
+        self.assertIn(f"{slot}: refused a WebSocket from 127.0.0.1: 404", self.gateway.output())
 
     async def test_one_consumer_per_stream_across_gateways(self):
         other = Gateway(self.reader)
@@ -258,6 +259,7 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}") as ws:
             await ws.send(iter(['{"lsn":', '"zz"}']))
             self.assertIn("error", json.loads(await asyncio.wait_for(ws.recv(), 10)))
+        self.assertIn(f"{slot}: error frame to the consumer at 127.0.0.1", self.gateway.output())
 
     async def test_sigterm_closes_websockets_with_1001_and_exits_zero(self):
         slot = self.gateway.init()
@@ -329,6 +331,10 @@ class GatewayErrorsTest(unittest.TestCase):
         for body, expected_status, fragment in cases:
             with self.subTest(body=body):
                 self.assert_error(*self.snapshot(body), expected_status, fragment)
+        # Each refusal is logged: who asked, for what, and why not.
+        log = self.gateway.output()
+        self.assertIn("127.0.0.1 POST /v1/snapshot/data: 403", log)
+        self.assertIn("127.0.0.1 POST /v1/snapshot/data: 400 {\"error\":\"unknown column", log)
         # Nothing changed, and the snapshot still works after every error.
         status, rows = self.snapshot({**good, "order_by": {"column": '"MixedCol"', "order": "desc"}})
         self.assertEqual((status, [r["id"] for r in rows]), (200, [2, 1]))

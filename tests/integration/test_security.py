@@ -51,12 +51,12 @@ class TokenTest(unittest.IsolatedAsyncioTestCase):
                          "a refused /v1/init created a slot")
         self.assertEqual(http("GET", "/healthz"), (200, {"status": "ok"}))
 
+        sql("DROP TABLE IF EXISTS token_rows")
+        sql("CREATE TABLE token_rows (id int PRIMARY KEY)")  # before the snapshot: it can read it
         status, body = http("GET", "/v1/init", headers=bearer(ADMIN))
         self.assertEqual(status, 200, body)
         slot = body["slotName"]
-        sql("DROP TABLE IF EXISTS token_rows")
-        sql("CREATE TABLE token_rows (id int PRIMARY KEY)")
-        page = json.dumps({"slotName": slot, "table": "pg_catalog.pg_am", "offset": 0, "limit": 1})
+        page = json.dumps({"slotName": slot, "table": "token_rows", "offset": 0, "limit": 1})
         self.assertEqual(http("POST", "/v1/snapshot/data", page)[0], 401)
         self.assertEqual(http("POST", "/v1/snapshot/data", page, headers=bearer(READ))[0], 200)
 
