@@ -39,6 +39,7 @@ gateway_options parse_gateway_options(int argc, char** argv) {
 
   CLI::App app{
       "deltastream-gateway: pgdeltastream's HTTP and WebSocket API over deltastream-reader."};
+  app.name("deltastream-gateway");  // parse() of a vector does not take it from argv[0]
   app.set_version_flag("--version", "deltastream-gateway 0.1.0");
   app.add_option("--serverHost,--server-host", options.server.host, "Address to listen on")
       ->envname("SERVERHOST")
