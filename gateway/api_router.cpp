@@ -22,8 +22,9 @@ void drop_stream(gateway_context& context, const std::string& stream) {
   proto::control_request drop;
   drop.op = proto::control_op::drop;
   drop.stream = stream;
-  context.link.call(drop, [stream](const proto::control_reply& reply) {
-    if (!reply.ok) module_logger("api")->warn("could not drop {}: {}", stream, reply.error);
+  context.link.call(drop, [&context, stream](const proto::control_reply& reply) {
+    if (!reply.ok) return module_logger("api")->warn("could not drop {}: {}", stream, reply.error);
+    context.hub.forget_counters(stream);
   });
   net::post(context.database, [&context, stream] { context.snapshots.forget(stream); });
 }

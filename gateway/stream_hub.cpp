@@ -218,6 +218,7 @@ void stream_hub::end_dropped(const std::string& stream, stream_entry& entry) {
   end_observers(stream, entry, close_code::normal, reason);
   end_consumer(stream, entry, close_code::normal, reason);
   forget_if_empty(stream);
+  forget_counters(stream);  // after the ends, which count their disconnects
 }
 
 void stream_hub::forget_if_empty(const std::string& stream) {
@@ -268,6 +269,8 @@ void stream_hub::count_delivery(const std::string& stream, std::size_t bytes, st
 void stream_hub::count_disconnect(const std::string& stream, close_code code) {
   ++counters_[stream].disconnects[static_cast<std::uint16_t>(code)];
 }
+
+void stream_hub::forget_counters(const std::string& stream) { counters_.erase(stream); }
 
 std::map<std::string, stream_hub::stream_stats> stream_hub::stats() const {
   auto result = counters_;

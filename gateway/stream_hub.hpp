@@ -77,6 +77,8 @@ class stream_hub {
     std::size_t observers = 0;
   };
   std::map<std::string, stream_stats> stats() const;
+  // A dropped stream's counters go, so that /metrics does not grow with every /v1/init.
+  void forget_counters(const std::string& stream);
   // A connection of `stream` was closed by the gateway with `code`.
   void count_disconnect(const std::string& stream, close_code code);
 

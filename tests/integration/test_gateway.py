@@ -148,11 +148,22 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
                 self.assertIn("taken over", closed.exception.reason)
 
     async def test_a_dropped_stream_closes_its_clients_without_promising_a_resume(self):
+        table = self.table("dropped_rows")
         slot = self.gateway.init()
         uri = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
+
+        def metrics():
+            status, text = self.gateway.http("GET", "/metrics")
+            self.assertEqual(status, 200)
+            return text.decode() if isinstance(text, bytes) else text
+
         async with websockets.connect(uri) as consumer, websockets.connect(uri + "&mode=observe") as observer:
             wait_until(lambda: sql("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
                                    (slot,)) == [(True,)], 15, "the stream to start")
+            sql(f"INSERT INTO {table} VALUES (1, 'before the drop', null, 1)")
+            for client in (consumer, observer):
+                self.assertEqual([v for _, v, _ in await changes(client, table, 1)], [1])
+            self.assertIn(f'deltastream_messages_delivered_total{{stream="{slot}"}}', metrics())
             self.gateway.init()  # drops the slot of the previous /v1/init
             for client in (consumer, observer):
                 with self.assertRaises(websockets.ConnectionClosed) as closed:
@@ -164,6 +175,15 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
             await websockets.connect(uri)
         self.assertEqual(refused.exception.status_code, 404)
         self.assertIn(f"{slot}: refused a WebSocket from 127.0.0.1: 404", self.gateway.output())
+        self.assertNotIn(f'"{slot}"', metrics())  # its series went with it
+        # Also when nobody is connected as /v1/init drops it (no stream_end to see then).
+        second = self.gateway.init()
+        async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={second}") as consumer:
+            sql(f"INSERT INTO {table} VALUES (2, 'before the second drop', null, 1)")
+            self.assertEqual([v for _, v, _ in await changes(consumer, table, 1)], [2])
+        self.assertIn(f'"{second}"', metrics())
+        self.gateway.init()
+        wait_until(lambda: f'"{second}"' not in metrics(), 10, "the dropped stream's series to go")
 
     async def test_one_consumer_per_stream_across_gateways(self):
         other = Gateway(self.reader)

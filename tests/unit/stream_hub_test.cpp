@@ -124,6 +124,7 @@ TEST_CASE("a dropped stream ends its consumer and observers for good, without a 
       CHECK(client->reason.find("resume") == std::string::npos);
     }
     CHECK_FALSE(hub.has_consumer("delta_a"));
+    CHECK_FALSE(hub.stats().contains("delta_a"));  // its /metrics series go with it
   }
 }
 
