@@ -79,7 +79,11 @@ std::optional<request_error> names_error(const snapshot_request& request) {
 snapshot_parse_result parse_snapshot_request(std::string_view body, std::uint64_t max_limit) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (parser.parse(body.data(), body.size(), /*realloc_if_needed=*/true).get(root)) {
+  if (const auto error = parser.parse(body.data(), body.size(), /*realloc_if_needed=*/true).get(root)) {
+    // simdjson says the same of 01 and of a number past 64 bits, which JSON allows.
+    if (error == simdjson::NUMBER_ERROR) {
+      return request_error{"invalid input JSON: a number is malformed or out of range"};
+    }
     return request_error{"invalid input JSON: the body is not valid JSON"};
   }
   simdjson::dom::object object;
