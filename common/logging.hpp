@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -13,5 +15,9 @@ void setup_logging(const std::string& level);
 
 // One named logger per module ("reader", "control", "stream", ...), created on first use.
 std::shared_ptr<spdlog::logger> module_logger(const std::string& name);
+
+// Text a client sent, made safe for a log line: control characters as \xNN (a newline
+// would forge a line of its own), and at most `limit` bytes.
+std::string printable(std::string_view text, std::size_t limit = 200);
 
 }  // namespace deltastream

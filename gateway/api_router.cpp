@@ -24,7 +24,7 @@ void drop_stream(gateway_context& context, const std::string& stream) {
   drop.stream = stream;
   context.link.call(drop, [&context, stream](const proto::control_reply& reply) {
     if (!reply.ok) return module_logger("api")->warn("could not drop {}: {}", stream, reply.error);
-    context.hub.forget_counters(stream);
+    context.hub.drop(stream);  // its stream_end may not come: nothing was streaming
   });
   net::post(context.database, [&context, stream] { context.snapshots.forget(stream); });
 }
@@ -162,6 +162,17 @@ http_response method_not_allowed(http::verb allowed) {
   return response;
 }
 
+// A HEAD request's answer: the GET's status and headers, Content-Length included, no body.
+respond_function headers_only(respond_function respond) {
+  return [respond = std::move(respond)](http_reply reply) {
+    if (auto* response = std::get_if<http_response>(&reply)) {
+      response->content_length(response->body().size());
+      response->body().clear();
+    }
+    respond(std::move(reply));
+  };
+}
+
 }  // namespace
 
 void route_request(gateway_context& context, const http_request& request, respond_function respond) {
@@ -192,7 +203,8 @@ void route_request(gateway_context& context, const http_request& request, respon
                               "upgrade request"));
   }
   if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-    if (method != http::verb::get) return respond(method_not_allowed(http::verb::get));
+    if (method == http::verb::head) respond = headers_only(std::move(respond));  // probes use HEAD too
+    else if (method != http::verb::get) return respond(method_not_allowed(http::verb::get));
     if (path == "/readyz") return serve_readiness(context, std::move(respond));
     if (path == "/metrics") return serve_metrics(context, std::move(respond));
     return respond(json_response(http::status::ok, R"({"status":"ok"})"));

@@ -76,9 +76,10 @@ struct resolved_read {
 };
 
 // The catalogs hold what no snapshot client needs and some must never see (pg_authid's
-// password hashes, with a superuser's connection).
+// password hashes, with a superuser's connection). "pg_" schemas are PostgreSQL's own:
+// pg_catalog, pg_toast*, pg_temp_N (other sessions' temporary tables).
 bool is_system_schema(std::string_view schema) {
-  return schema == "pg_catalog" || schema == "information_schema" || schema.starts_with("pg_toast");
+  return schema.starts_with("pg_") || schema == "information_schema";
 }
 
 std::variant<snapshot_store::page, resolved_read> resolve_read(PGconn* conn,

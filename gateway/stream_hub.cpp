@@ -71,14 +71,15 @@ void stream_hub::remove(const std::string& stream, stream_client* client) {
 
 void stream_hub::on_frame(const std::string& stream, const proto::frame_header& header,
                           const std::shared_ptr<const std::string>& payload) {
+  if (header.kind == proto::frame_kind::stream_end && proto::ends_for_good(*payload)) {
+    open_messages_.erase(stream);
+    return drop(stream);  // also with no connection here: its counters go
+  }
   const auto before = track_open_message(stream, header);
   auto found = streams_.find(stream);
   if (found == streams_.end()) return;
   auto& entry = found->second;
   entry.last_frame = std::chrono::steady_clock::now();
-  if (header.kind == proto::frame_kind::stream_end && proto::ends_for_good(*payload)) {
-    return end_dropped(stream, entry);
-  }
   deliver_to_observers(stream, entry, header, payload, before);
   found = streams_.find(stream);  // deliveries may have removed the entry
   if (found == streams_.end()) return;
@@ -210,15 +211,18 @@ void stream_hub::end_consumer(const std::string& stream, stream_entry& entry, cl
   if (client) client->end(code, std::move(reason));
 }
 
-void stream_hub::end_dropped(const std::string& stream, stream_entry& entry) {
-  // Not "reconnect to resume": a reconnect would get 404.
-  const std::string reason = "the stream was dropped: its slot no longer exists; /v1/init creates a new one";
-  entry.observers.insert(entry.observers.end(), entry.joining.begin(), entry.joining.end());
-  entry.joining.clear();
-  end_observers(stream, entry, close_code::normal, reason);
-  end_consumer(stream, entry, close_code::normal, reason);
-  forget_if_empty(stream);
-  forget_counters(stream);  // after the ends, which count their disconnects
+void stream_hub::drop(const std::string& stream) {
+  if (auto found = streams_.find(stream); found != streams_.end()) {
+    // Not "reconnect to resume": a reconnect would get 404.
+    const std::string reason = "the stream was dropped: its slot no longer exists; /v1/init creates a new one";
+    auto& entry = found->second;
+    entry.observers.insert(entry.observers.end(), entry.joining.begin(), entry.joining.end());
+    entry.joining.clear();
+    if (!entry.observers.empty()) end_observers(stream, entry, close_code::normal, reason);
+    if (entry.consumer.client) end_consumer(stream, entry, close_code::normal, reason);
+    forget_if_empty(stream);
+  }
+  counters_.erase(stream);  // after the ends, which count their disconnects
 }
 
 void stream_hub::forget_if_empty(const std::string& stream) {
@@ -269,8 +273,6 @@ void stream_hub::count_delivery(const std::string& stream, std::size_t bytes, st
 void stream_hub::count_disconnect(const std::string& stream, close_code code) {
   ++counters_[stream].disconnects[static_cast<std::uint16_t>(code)];
 }
-
-void stream_hub::forget_counters(const std::string& stream) { counters_.erase(stream); }
 
 std::map<std::string, stream_hub::stream_stats> stream_hub::stats() const {
   auto result = counters_;

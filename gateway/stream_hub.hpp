@@ -77,8 +77,9 @@ class stream_hub {
     std::size_t observers = 0;
   };
   std::map<std::string, stream_stats> stats() const;
-  // A dropped stream's counters go, so that /metrics does not grow with every /v1/init.
-  void forget_counters(const std::string& stream);
+  // The stream's slot is gone: its connections end for good (1000, no resume hint), and
+  // its counters go, so that /metrics does not grow with every /v1/init.
+  void drop(const std::string& stream);
   // A connection of `stream` was closed by the gateway with `code`.
   void count_disconnect(const std::string& stream, close_code code);
 
@@ -122,8 +123,6 @@ class stream_hub {
                          const std::shared_ptr<const std::string>& payload);
   void end_consumer(const std::string& stream, stream_entry& entry, close_code code,
                     std::string reason);
-  // Everyone on a stream whose slot is gone, with a reason that does not say "resume".
-  void end_dropped(const std::string& stream, stream_entry& entry);
   void forget_if_empty(const std::string& stream);
 
   void count_delivery(const std::string& stream, std::size_t bytes, std::size_t clients,

@@ -258,14 +258,19 @@ void stream::lose_connection(const std::string& reason, const std::string& sqlst
   more_buffered_ = false;
   gathering_ = false;
   gather_misses_ = 0;
-  if (sqlstate == slot_missing_state) gone_ = true;
+  // A slot dropped under a stream is usually found on the reconnect after its walsender
+  // was terminated, when nothing is streaming: say so then too, once.
+  const bool vanished = sqlstate == slot_missing_state && !gone_;
+  if (vanished) gone_ = true;
   const auto delay = backoff_.next();
   retry_at_ = clock::now() + delay;
   module_logger("stream")->warn("{}: {}; {}", name_.str(), reason,
                                 gone_ ? "slot is gone, detaching"
                                       : "reconnecting in " + std::to_string(delay.count()) + " ms");
-  if (was_streaming) {
-    publish_stream_end(gone_ ? std::string(proto::stream_dropped_reason) + ": " + reason : reason);
+  if (vanished) {
+    publish_stream_end(std::string(proto::stream_dropped_reason) + ": " + reason);
+  } else if (was_streaming) {
+    publish_stream_end(reason);
   }
 }
 

@@ -3,8 +3,8 @@ carrying its send time; the client subtracts it from the arrival time. Four cons
 take turns on fresh slots, the order rotating each round: reader + gateway to a bare
 WebSocket client (the headline), the same to a python3-websockets client, the reader
 alone to a ZeroMQ SUB (what the gateway adds is the difference), pg_recvlogical read
-line by line from its stdout (the floor), and a bare ZeroMQ PUB to the same SUB (what one
-of the two ZeroMQ hops in deltastream's shape costs on this machine by itself)."""
+line by line from its stdout (the floor), and a bare ZeroMQ PUB to the same SUB (what the
+ZeroMQ hop between reader and gateway costs on this machine by itself)."""
 
 import statistics
 import subprocess

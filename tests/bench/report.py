@@ -119,7 +119,7 @@ def write(results, config):
         "pg_recvlogical writing to a pipe read line by line, and one bare ZeroMQ hop: "
         "`deltastream-bench-hop` (`tests/bench/zmq_hop.cpp`) publishing its own clock at the "
         "same rate over loopback TCP to the same SUB, no PostgreSQL and none of our code "
-        "(deltastream's shape puts two such hops, reader and gateway, on top of the floor). "
+        "(deltastream's shape puts such a hop, reader to gateway, on top of the floor's path). "
         "Each consumer runs on a thread of the benchmark's process; the writers are processes "
         "of their own.",
         f"3. **Fan-out** ({', '.join(str(o) for o in c['observers'])} observers, `&mode=observe`, "

@@ -1,9 +1,9 @@
 // The latency benchmark's second floor: one bare ZeroMQ hop, nothing else. A PUB sends a
 // message at a fixed rate, each its CLOCK_REALTIME in nanoseconds as decimal text (the
 // clock the consumers read), to a Python SUB like the one that follows the reader alone.
-// The reader and the gateway each put such a hop on the way from PostgreSQL to a client
-// (the shape of deltastream), so this is what the machine charges for it before any of
-// our code runs.
+// deltastream's shape puts such a hop between the reader and the gateway, on top of the
+// path pg_recvlogical takes, so this is what the machine charges for it before any of our
+// code runs (the reader-alone side is this hop plus PostgreSQL and the reader).
 //
 //   deltastream-bench-hop ENDPOINT RATE SECONDS
 //
