@@ -58,7 +58,7 @@ gateway::gateway(const gateway_options& options)
                    std::shared_ptr<const std::string> payload) {
               hub_.on_frame(stream, header, payload);
             }),
-      context_{options.server, io_, database_, link_, hub_, snapshots_, tls_.get(), {}, random_instance(), 0},
+      context_{options.server, io_, database_, link_, hub_, snapshots_, tls_.get(), {}, random_instance(), 0, refusal_log()},
       housekeeping_timer_(io_) {
   listener_ = std::make_shared<listener>(context_, resolve_listen_endpoint(io_, options.server));
 }

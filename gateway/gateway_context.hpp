@@ -9,6 +9,7 @@
 
 #include "gateway/access_control.hpp"
 #include "gateway/reader_link.hpp"
+#include "gateway/refusal_log.hpp"
 #include "gateway/snapshot_store.hpp"
 #include "gateway/stream_hub.hpp"
 
@@ -53,6 +54,7 @@ struct gateway_context {
   std::string last_init_stream;  // dropped by the next /v1/init, as pgdeltastream did
   std::string instance;          // random per process: names this gateway's consumers
   std::uint64_t consumers_started = 0;
+  refusal_log refusals;          // refused requests' log lines, at a bounded rate
 };
 
 }  // namespace deltastream::gateway

@@ -117,8 +117,8 @@ void http_session<Stream>::send(http_response response) {
   pending_ = std::make_shared<http_response>(std::move(response));
   if (pending_->result_int() >= 400) {
     // A refused request changes nothing; the log says who asked for what, and why not.
-    module_logger("http")->info("{} {}: {} {}", token_.address().to_string(), request_line_,
-                                pending_->result_int(), pending_->body().substr(0, 300));
+    context_.refusals.write("http", fmt::format("{} {}: {} {}", token_.address().to_string(), request_line_,
+                                                pending_->result_int(), pending_->body().substr(0, 300)));
   }
   const bool close = pending_->need_eof();
   beast::get_lowest_layer(stream_).expires_after(context_.settings.http_timeout);

@@ -135,9 +135,9 @@ void websocket_session<Stream>::on_attached(const proto::control_reply& reply) {
 
 template <class Stream>
 void websocket_session<Stream>::reject(http::status status, const std::string& message) {
-  module_logger("websocket")->info("{}: refused a WebSocket from {}: {} {}", printable(stream_),
-                                   token_.address().to_string(), static_cast<int>(status),
-                                   printable(message, 400));
+  context_.refusals.write("websocket", fmt::format("{}: refused a WebSocket from {}: {} {}",
+                                                   printable(stream_), token_.address().to_string(),
+                                                   static_cast<int>(status), printable(message, 400)));
   ended_ = true;
   leave_hub();
   auto response = std::make_shared<http_response>(json_error(status, message));
@@ -253,9 +253,9 @@ template <class Stream>
 void websocket_session<Stream>::send_error_frame(const std::string& message) {
   if (ended_) return;
   // Nothing was committed; the connection stays, and the log says why the client was told off.
-  module_logger("websocket")->info("{}: error frame to the {} at {}: {}", stream_,
-                                   role_ == role::consumer ? "consumer" : "observer",
-                                   token_.address().to_string(), printable(message, 400));
+  context_.refusals.write("websocket", fmt::format("{}: error frame to the {} at {}: {}", stream_,
+                                                   role_ == role::consumer ? "consumer" : "observer",
+                                                   token_.address().to_string(), printable(message, 400)));
   auto frame = std::make_shared<const std::string>(json_object().add("error", message).str());
   // A WebSocket message cannot be interrupted by another: wait for its last piece.
   if (enqueued_open_message_) return held_errors_.push_back(std::move(frame));

@@ -188,6 +188,17 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         self.gateway.init()
         wait_until(lambda: f'"{second}"' not in metrics(), 10, "the dropped stream's series to go")
 
+    async def test_a_flood_of_bad_requests_does_not_flood_the_log(self):
+        for _ in range(300):
+            self.assertEqual(self.gateway.http("GET", "/nope")[0], 404)
+        time.sleep(1.1)  # a new second: the next refusal is logged, with the count held back
+        self.assertEqual(self.gateway.http("GET", "/nope-after")[0], 404)
+        log = self.gateway.output()
+        self.assertLess(log.count("GET /nope: 404"), 300)
+        self.assertGreaterEqual(log.count("GET /nope: 404"), 50)
+        self.assertIn("refusal(s) not logged: over 50 a second", log)
+        self.assertIn("GET /nope-after: 404", log)
+
     async def test_a_slot_dropped_under_its_stream_ends_observers_for_good(self):
         slot = self.gateway.init()
         uri = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
