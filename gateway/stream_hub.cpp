@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/logging.hpp"
+#include "proto/stream_end.hpp"
 
 namespace deltastream::gateway {
 
@@ -30,13 +31,15 @@ void stream_hub::claim_consumer(const std::string& stream, stream_client* client
 }
 
 void stream_hub::consumer_attached(const std::string& stream, stream_client* client,
-                                   std::uint64_t epoch, std::uint64_t seq) {
+                                   std::uint64_t epoch, std::uint64_t seq,
+                                   std::optional<std::uint64_t> ended_epoch) {
   auto found = streams_.find(stream);
   if (found == streams_.end() || found->second.consumer.client != client) return;
   auto& consumer = found->second.consumer;
   consumer.attaching = false;
   consumer.epoch = epoch;
   consumer.seq = seq;
+  consumer.ended_epoch = ended_epoch;
   auto buffered = std::move(consumer.buffer);
   consumer.buffer.clear();
   consumer.buffered_bytes = 0;
@@ -71,7 +74,7 @@ void stream_hub::remove(const std::string& stream, stream_client* client) {
 
 void stream_hub::on_frame(const std::string& stream, const proto::frame_header& header,
                           const std::shared_ptr<const std::string>& payload) {
-  if (header.kind == proto::frame_kind::stream_end && proto::ends_for_good(*payload)) {
+  if (header.kind == proto::frame_kind::stream_end && proto::decode_stream_end(*payload).ends_for_good()) {
     open_messages_.erase(stream);
     return drop(stream);  // also with no connection here: its counters go
   }
@@ -103,8 +106,12 @@ void stream_hub::check_and_deliver(const std::string& stream, stream_entry& entr
                                    const proto::frame_header& header,
                                    const std::shared_ptr<const std::string>& payload) {
   auto& consumer = entry.consumer;
-  if (header.epoch < consumer.epoch) return;  // the tail of an epoch before our attach
-  if (header.epoch > consumer.epoch) {
+  // The tail of the epoch our attach ended: published before the attach reply, which
+  // came on another connection and may have overtaken it.
+  if (consumer.ended_epoch == header.epoch) return;
+  // Any other epoch is a restart, lower ones too: epochs come from the reader's clock,
+  // which may have stepped back across a reader restart.
+  if (header.epoch != consumer.epoch) {
     end_consumer(stream, entry, close_code::restarting,
                  "the reader restarted the stream (new epoch)" + std::string(resume_hint));
     return;
@@ -133,7 +140,7 @@ void stream_hub::check_and_deliver(const std::string& stream, stream_entry& entr
       return;
     case proto::frame_kind::stream_end:
       end_consumer(stream, entry, close_code::restarting,
-                   "the stream ended (" + *payload + ")" + resume_hint);
+                   "the stream ended (" + proto::decode_stream_end(*payload).reason + ")" + resume_hint);
       return;
   }
 }

@@ -47,9 +47,11 @@ class stream_hub {
   // The client becomes the stream's consumer, attaching: frames are buffered until
   // consumer_attached() names the epoch. A previous consumer is ended (taken over).
   void claim_consumer(const std::string& stream, stream_client* client);
-  // The reader answered the attach: deliver what was buffered for this epoch.
+  // The reader answered the attach: deliver what was buffered for this epoch. Frames of
+  // `ended_epoch` (the one the attach restarted, whose tail may still be on its way) are
+  // passed over; any other epoch than `epoch` is a restart, whatever its value.
   void consumer_attached(const std::string& stream, stream_client* client, std::uint64_t epoch,
-                         std::uint64_t seq);
+                         std::uint64_t seq, std::optional<std::uint64_t> ended_epoch = std::nullopt);
   void add_observer(const std::string& stream, stream_client* client);
   void remove(const std::string& stream, stream_client* client);
 
@@ -92,6 +94,7 @@ class stream_hub {
     stream_client* client = nullptr;
     bool attaching = false;
     std::uint64_t epoch = 0;
+    std::optional<std::uint64_t> ended_epoch;
     std::uint64_t seq = 0;
     std::vector<buffered_frame> buffer;
     std::size_t buffered_bytes = 0;

@@ -91,7 +91,8 @@ void websocket_session<Stream>::on_attached(const proto::control_reply& reply) {
                                               : std::string(close_reason_.reason.data(),
                                                             close_reason_.reason.size()));
   }
-  if (!reply.ok && reply.conflict && reply.retry_after_ms && !retried_attach_) {
+  const bool conflict = reply.code == proto::refusal_code::conflict;
+  if (!reply.ok && conflict && reply.retry_after_ms && !retried_attach_) {
     // Another consumer holds the stream, through another gateway, which may just have
     // died: wait once for its lease to run out before answering 409.
     retried_attach_ = true;
@@ -101,7 +102,7 @@ void websocket_session<Stream>::on_attached(const proto::control_reply& reply) {
     });
     return;
   }
-  if (!reply.ok && reply.conflict) {
+  if (!reply.ok && conflict) {
     leave_hub();
     return reject(http::status::conflict,
                   reply.error + " on another gateway; add &takeover=true to replace it, or "
@@ -109,7 +110,7 @@ void websocket_session<Stream>::on_attached(const proto::control_reply& reply) {
   }
   if (!reply.ok) {
     leave_hub();
-    const bool unknown = reply.error.find("no such stream") != std::string::npos;
+    const bool unknown = reply.code == proto::refusal_code::no_such_stream;
     return reject(unknown ? http::status::not_found : http::status::service_unavailable,
                   unknown ? "unknown slot \"" + stream_ + "\"" : reply.error);
   }
@@ -117,7 +118,8 @@ void websocket_session<Stream>::on_attached(const proto::control_reply& reply) {
     // What is already committed counts as delivered: a client that re-sends its last
     // ACK after reconnecting is right, not beyond anything.
     delivered_ = std::max(delivered_, reply.start_lsn);
-    context_.hub.consumer_attached(stream_, this, reply.epoch, reply.seq);
+    epoch_ = reply.epoch;
+    context_.hub.consumer_attached(stream_, this, reply.epoch, reply.seq, reply.ended_epoch);
   } else {
     context_.hub.add_observer(stream_, this);
     in_hub_ = true;
@@ -185,7 +187,7 @@ void websocket_session<Stream>::renew_lease() {
       if (!self || self->ended_) return;
       // Only a holder that lost its lease stops; a reader that cannot be reached is the
       // liveness check's business.
-      if (!reply.ok && reply.error.find("taken over") != std::string::npos) {
+      if (!reply.ok && reply.code == proto::refusal_code::taken_over) {
         return self->end(close_code::policy, "taken over by a consumer on another gateway");
       }
       self->renew_lease();
@@ -242,6 +244,8 @@ void websocket_session<Stream>::handle_ack(std::string_view text) {
   ack.op = proto::control_op::ack;
   ack.stream = stream_;
   ack.ack_lsn = position;
+  ack.consumer = attach_.consumer;
+  ack.epoch = epoch_;
   std::weak_ptr<websocket_session> weak = this->shared_from_this();
   context_.link.call(ack, [weak](const proto::control_reply& reply) {
     if (reply.ok) return;  // pgdeltastream sent nothing on success; neither do we

@@ -91,6 +91,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   // Error frames that came while a message's pieces were being queued: they follow it.
   std::vector<std::shared_ptr<const std::string>> held_errors_;
   lsn delivered_;  // highest position handed to this client: ACKs beyond it are refused
+  std::uint64_t epoch_ = 0;  // the consumer's epoch: its ACKs name it (a fence at the reader)
 };
 
 }  // namespace deltastream::gateway

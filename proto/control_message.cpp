@@ -22,6 +22,19 @@ constexpr std::array<std::pair<control_op, std::string_view>, 10> op_names = {{
     {control_op::unhold, "unhold"},
 }};
 
+constexpr std::array<std::pair<refusal_code, std::string_view>, 10> refusal_names = {{
+    {refusal_code::bad_request, "bad_request"},
+    {refusal_code::no_such_stream, "no_such_stream"},
+    {refusal_code::not_attached, "not_attached"},
+    {refusal_code::conflict, "conflict"},
+    {refusal_code::taken_over, "taken_over"},
+    {refusal_code::stale_epoch, "stale_epoch"},
+    {refusal_code::beyond_delivered, "beyond_delivered"},
+    {refusal_code::no_snapshot, "no_snapshot"},
+    {refusal_code::postgres, "postgres"},
+    {refusal_code::unknown, "unknown"},
+}};
+
 bool needs_stream(control_op op) {
   return op == control_op::drop || op == control_op::attach || op == control_op::detach ||
          op == control_op::ack || op == control_op::release || op == control_op::hold ||
@@ -44,6 +57,20 @@ std::optional<control_op> parse_control_op(std::string_view text) {
     if (name == text) return value;
   }
   return std::nullopt;
+}
+
+std::string_view to_string(refusal_code code) {
+  for (const auto& [value, name] : refusal_names) {
+    if (value == code) return name;
+  }
+  return "none";
+}
+
+refusal_code parse_refusal_code(std::string_view text) {
+  for (const auto& [value, name] : refusal_names) {
+    if (name == text) return value;
+  }
+  return refusal_code::unknown;
 }
 
 decoded_request decode_control_request(std::string_view json) {
@@ -96,6 +123,13 @@ decoded_request decode_control_request(std::string_view json) {
         result.error = "\"lsn\" is not a valid LSN: \"" + std::string(text) + "\"";
         return result;
       }
+    } else if (key == "epoch") {
+      std::uint64_t epoch = 0;
+      if (field.value.get_uint64().get(epoch)) {
+        result.error = "\"epoch\" must be an unsigned integer";
+        return result;
+      }
+      request.epoch = epoch;
     } else if (key == "restart") {
       bool restart = false;
       if (field.value.get_bool().get(restart)) {
@@ -135,6 +169,10 @@ decoded_request decode_control_request(std::string_view json) {
     result.error = "op \"ack\" needs \"lsn\"";
     return result;
   }
+  if (request.op == control_op::ack && !request.epoch) {
+    result.error = "op \"ack\" needs \"epoch\" (the epoch the message was delivered in)";
+    return result;
+  }
   result.request = std::move(request);
   return result;
 }
@@ -145,6 +183,7 @@ std::string encode_control_request(const control_request& request) {
   if (!request.id.empty()) out.add("id", request.id);
   if (!request.stream.empty()) out.add("stream", request.stream);
   if (request.ack_lsn) out.add("lsn", request.ack_lsn->to_string());
+  if (request.epoch) out.add("epoch", *request.epoch);
   if (request.restart) out.add("restart", true);
   if (!request.consumer.empty()) out.add("consumer", request.consumer);
   if (request.takeover) out.add("takeover", true);
@@ -165,6 +204,7 @@ control_reply decode_control_reply(std::string_view json) {
   if (!object["ok"].get_bool().get(ok)) reply.ok = ok;
   if (!object["id"].get_string().get(text)) reply.id = std::string(text);
   if (!object["error"].get_string().get(text)) reply.error = std::string(text);
+  if (!object["code"].get_string().get(text)) reply.code = parse_refusal_code(text);
   if (!object["stream"].get_string().get(text)) reply.stream = std::string(text);
   if (!object["snapshot"].get_string().get(text)) reply.snapshot = std::string(text);
   if (!object["start_lsn"].get_string().get(text)) {
@@ -174,8 +214,7 @@ control_reply decode_control_reply(std::string_view json) {
   if (!object["epoch"].get_uint64().get(number)) reply.epoch = number;
   if (!object["seq"].get_uint64().get(number)) reply.seq = number;
   if (!object["retry_after_ms"].get_uint64().get(number)) reply.retry_after_ms = number;
-  bool conflict = false;
-  if (!object["conflict"].get_bool().get(conflict)) reply.conflict = conflict;
+  if (!object["ended_epoch"].get_uint64().get(number)) reply.ended_epoch = number;
   if (!reply.ok && reply.error.empty()) reply.error = "the reader refused the request";
   return reply;
 }
@@ -187,12 +226,17 @@ json_object ok_reply(std::string_view id) {
   return out;
 }
 
-std::string error_reply(std::string_view id, std::string_view message) {
+json_object refusal(std::string_view id, refusal_code code, std::string_view message) {
   json_object out;
   out.add("id", id);
   out.add("ok", false);
+  out.add("code", to_string(code));
   out.add("error", message);
-  return out.str();
+  return out;
+}
+
+std::string error_reply(std::string_view id, refusal_code code, std::string_view message) {
+  return refusal(id, code, message).str();
 }
 
 }  // namespace deltastream::proto

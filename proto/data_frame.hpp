@@ -16,22 +16,13 @@ namespace deltastream::proto {
 enum class frame_kind : std::uint8_t {
   data = 1,        // payload: one wal2json message, byte for byte as PostgreSQL sent it
   heartbeat = 2,   // payload empty; seq = last data seq of the epoch (detects a lost tail)
-  stream_end = 3,  // payload: the reason (UTF-8); the epoch is over, no more data follows
+  stream_end = 3,  // payload: {"code","reason"} (proto/stream_end.hpp); the epoch is over
   // payload: a leading piece of one wal2json message too large for one frame. The
   // pieces of a message are consecutive data_part frames and then one data frame with
   // the last piece; concatenated, they are the message byte for byte. Each piece has
   // its own seq, so that a lost piece is a gap like a lost message.
   data_part = 4,
 };
-
-// A stream_end whose reason is this, alone or followed by ": " and details, ends the
-// stream for good: its slot was dropped, so there is nothing to resume or re-attach to.
-inline constexpr std::string_view stream_dropped_reason = "stream dropped";
-
-inline bool ends_for_good(std::string_view reason) {
-  return reason == stream_dropped_reason ||
-         (reason.starts_with(stream_dropped_reason) && reason.substr(stream_dropped_reason.size()).starts_with(": "));
-}
 
 // Kinds that carry (a piece of) a message and take a seq.
 inline bool carries_data(frame_kind kind) {

@@ -2,11 +2,11 @@
 
 namespace deltastream::reader {
 
-std::optional<consumer_leases::refusal> consumer_leases::claim(const std::string& stream,
+std::optional<consumer_leases::refusal> consumer_leases::check(const std::string& stream,
                                                                const std::string& consumer,
                                                                bool takeover,
-                                                               clock::time_point now) {
-  auto found = leases_.find(stream);
+                                                               clock::time_point now) const {
+  const auto found = leases_.find(stream);
   if (found != leases_.end() && found->second.consumer != consumer && !takeover) {
     const auto silent = now - found->second.renewed;
     if (silent < lease_duration) {
@@ -14,8 +14,28 @@ std::optional<consumer_leases::refusal> consumer_leases::claim(const std::string
                      std::chrono::duration_cast<std::chrono::milliseconds>(lease_duration - silent)};
     }
   }
-  leases_[stream] = lease{consumer, now};
   return std::nullopt;
+}
+
+void consumer_leases::grant(const std::string& stream, const std::string& consumer,
+                            clock::time_point now) {
+  leases_[stream] = lease{consumer, now};
+}
+
+std::optional<consumer_leases::refusal> consumer_leases::claim(const std::string& stream,
+                                                               const std::string& consumer,
+                                                               bool takeover,
+                                                               clock::time_point now) {
+  auto refused = check(stream, consumer, takeover, now);
+  if (!refused) grant(stream, consumer, now);
+  return refused;
+}
+
+std::optional<std::string> consumer_leases::holder(const std::string& stream,
+                                                   clock::time_point now) const {
+  const auto found = leases_.find(stream);
+  if (found == leases_.end() || now - found->second.renewed >= lease_duration) return std::nullopt;
+  return found->second.consumer;
 }
 
 bool consumer_leases::renew(const std::string& stream, const std::string& consumer,

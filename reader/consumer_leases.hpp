@@ -24,10 +24,17 @@ class consumer_leases {
     std::chrono::milliseconds retry_after;
   };
 
-  // Grants the stream to `consumer` (also when it already holds it, or with takeover);
-  // otherwise says who holds it.
+  // Whether `consumer` may have the stream (it holds it, nobody does, or takeover);
+  // otherwise who holds it. Changes nothing: grant() once the attach has succeeded, so
+  // that a failed attach locks nobody out.
+  std::optional<refusal> check(const std::string& stream, const std::string& consumer,
+                               bool takeover, clock::time_point now) const;
+  void grant(const std::string& stream, const std::string& consumer, clock::time_point now);
+  // check() and grant() in one.
   std::optional<refusal> claim(const std::string& stream, const std::string& consumer,
                                bool takeover, clock::time_point now);
+  // Who holds the stream now (a lapsed lease holds nothing).
+  std::optional<std::string> holder(const std::string& stream, clock::time_point now) const;
   // Extends the holder's lease; false when `consumer` no longer holds the stream.
   bool renew(const std::string& stream, const std::string& consumer, clock::time_point now);
   // The consumer left: the stream is free at once (only if it still held it).

@@ -131,7 +131,7 @@ void reader_service::serve_control_requests() {
     const auto decoded = proto::decode_control_request(request->body);
     if (!decoded.request) {
       module_logger("control")->warn("refused a control request: {}", decoded.error);
-      control_.reply(request->ticket, proto::error_reply(decoded.id, decoded.error));
+      control_.reply(request->ticket, proto::error_reply(decoded.id, proto::refusal_code::bad_request, decoded.error));
       continue;
     }
     if (auto reply = registry_.handle(*decoded.request, request->ticket)) {

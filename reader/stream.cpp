@@ -42,19 +42,24 @@ stream::~stream() = default;
 
 void stream::start() {
   auto connection = std::make_unique<replication_connection>(settings_.conninfo);
-  // Start from what the consumer acknowledged (the slot's confirmed_flush_lsn at
-  // attach, or a later ACK): PostgreSQL resends every transaction committed after it.
-  connection->start_replication(name_.str(), flushed_, wal2json_options);
+  // Start from what the consumer acknowledged (the slot's confirmed_flush_lsn at attach,
+  // or a later ACK, also one that came while the connection was down): PostgreSQL resends
+  // every transaction committed after it and skips those before it, even when its own
+  // confirmed_flush_lsn rewound in a crash (it is written to disk only at checkpoints).
+  const lsn from = resume_position();
+  connection->start_replication(name_.str(), from, wal2json_options);
   connection_ = std::move(connection);
   epoch_ = epochs_.next();
   seq_ = 0;
+  flushed_ = from;
+  delivered_ = from;  // what this epoch delivered: nothing yet
   pending_.reset();
   assembly_ = {};
   gathering_ = false;
   gather_misses_ = 0;
   backoff_.reset();
-  module_logger("stream")->info("{}: streaming from {} (epoch {})", name_.str(),
-                                flushed_.to_string(), epoch_);
+  module_logger("stream")->info("{}: streaming from {} (epoch {})", name_.str(), from.to_string(),
+                                epoch_);
   send_status(false);
   publish_heartbeat();  // subscribers learn the new epoch at once
 }
@@ -212,7 +217,8 @@ bool stream::flush_pending() {
   return true;
 }
 
-stream::ack_outcome stream::ack(lsn position) {
+stream::ack_outcome stream::ack(std::uint64_t epoch, lsn position) {
+  if (epoch != epoch_) return ack_outcome::stale_epoch;
   if (position > delivered_) return ack_outcome::beyond_delivered;
   if (position <= acked_) return ack_outcome::unchanged;
   acked_ = position;
@@ -268,19 +274,19 @@ void stream::lose_connection(const std::string& reason, const std::string& sqlst
                                 gone_ ? "slot is gone, detaching"
                                       : "reconnecting in " + std::to_string(delay.count()) + " ms");
   if (vanished) {
-    publish_stream_end(std::string(proto::stream_dropped_reason) + ": " + reason);
+    publish_stream_end(proto::end_code::dropped, reason);
   } else if (was_streaming) {
-    publish_stream_end(reason);
+    publish_stream_end(proto::end_code::connection_lost, reason);
   }
 }
 
-void stream::publish_stream_end(const std::string& reason) {
+void stream::publish_stream_end(proto::end_code code, const std::string& reason) {
   proto::frame_header header{proto::frame_kind::stream_end, epoch_, seq_, acked_, wal_end_};
-  std::string payload = reason;
+  std::string payload = proto::encode_stream_end(code, reason);
   sink_.publish(name_.str(), header, payload);
 }
 
-void stream::stop(const std::string& reason) {
+void stream::stop(proto::end_code code, const std::string& reason) {
   if (!connection_) return;
   try {
     send_status(false);  // the last ACK reaches PostgreSQL before we go
@@ -288,7 +294,7 @@ void stream::stop(const std::string& reason) {
     module_logger("stream")->warn("{}: final status not sent: {}", name_.str(), error.what());
   }
   connection_.reset();
-  publish_stream_end(reason);
+  publish_stream_end(code, reason);
   module_logger("stream")->info("{}: stopped at {} ({})", name_.str(), flushed_.to_string(), reason);
 }
 

@@ -10,6 +10,7 @@
 #include "common/lsn.hpp"
 #include "common/stream_name.hpp"
 #include "reader/epoch_clock.hpp"
+#include "proto/stream_end.hpp"
 #include "reader/publisher.hpp"
 #include "reader/replication_connection.hpp"
 
@@ -59,11 +60,14 @@ class stream {
   // One loop turn: reconnect if due, read what arrived, send status and heartbeats.
   void step(clock::time_point now, bool readable);
 
-  enum class ack_outcome { accepted, unchanged, beyond_delivered };
-  ack_outcome ack(lsn position);
+  // An ACK counts only for the epoch it names: the messages it acknowledges were
+  // delivered in that epoch, and an epoch that is over may have been replaced by a
+  // restart from an earlier position (a takeover) that the ACK must not skip.
+  enum class ack_outcome { accepted, unchanged, stale_epoch, beyond_delivered };
+  ack_outcome ack(std::uint64_t epoch, lsn position);
 
-  // Ends streaming: a final status update, then a stream_end frame with `reason`.
-  void stop(const std::string& reason);
+  // Ends streaming: a final status update, then a stream_end frame with `code` and `reason`.
+  void stop(proto::end_code code, const std::string& reason);
 
   const stream_name& name() const { return name_; }
   bool connected() const { return connection_ != nullptr; }
@@ -80,6 +84,8 @@ class stream {
   lsn acked() const { return acked_; }
   lsn flushed() const { return flushed_; }
   lsn delivered() const { return delivered_; }
+  // Where streaming resumes: everything up to it was acknowledged (or passed while idle).
+  lsn resume_position() const { return std::max(acked_, flushed_); }
   lsn wal_end() const { return wal_end_; }
   clock::time_point last_ack_time() const { return last_ack_time_; }  // or the attach
   std::uint64_t reconnects() const { return reconnects_; }
@@ -93,7 +99,7 @@ class stream {
   void send_status(bool reply_requested);
   lsn idle_flush_position() const;
   void publish_heartbeat();
-  void publish_stream_end(const std::string& reason);
+  void publish_stream_end(proto::end_code code, const std::string& reason);
   void lose_connection(const std::string& reason, const std::string& sqlstate);
 
   stream_name name_;
@@ -107,7 +113,7 @@ class stream {
   std::uint64_t seq_ = 0;
   lsn acked_;      // what the consumer confirmed
   lsn flushed_;    // the flush position reported: acked_, or the WAL end when idle
-  lsn delivered_;  // highest position published: acks beyond it are refused
+  lsn delivered_;  // highest position published in this epoch: acks beyond it are refused
   lsn received_;   // highest WAL position received; sent as write position
   lsn wal_end_;    // server's WAL end from the last keepalive, or from the last XLogData
                    // that is published (a message still pending must not be passed)

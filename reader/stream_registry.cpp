@@ -15,6 +15,7 @@ namespace {
 
 using proto::error_reply;
 using proto::ok_reply;
+using proto::refusal_code;
 
 // Only our slots: logical, wal2json, in this database, named delta_*.
 constexpr const char* list_sql =
@@ -45,8 +46,9 @@ std::optional<std::string> stream_registry::handle(const proto::control_request&
                                                    std::uint64_t ticket) {
   // Stream names are checked once here; everything below works with valid names.
   if (!request.stream.empty() && !stream_name::parse(request.stream)) {
-    return error_reply(request.id, "invalid stream name \"" + request.stream +
-                                       "\": expected delta_ followed by 1-57 of [a-z0-9_]");
+    return error_reply(request.id, refusal_code::bad_request,
+                       "invalid stream name \"" + request.stream +
+                           "\": expected delta_ followed by 1-57 of [a-z0-9_]");
   }
   for (int attempt = 0;; ++attempt) {
     try {
@@ -60,7 +62,7 @@ std::optional<std::string> stream_registry::handle(const proto::control_request&
       }
       module_logger("control")->warn("{} {}: {}", proto::to_string(request.op), request.stream,
                                      error.what());
-      return error_reply(request.id, error.what());
+      return error_reply(request.id, refusal_code::postgres, error.what());
     }
   }
 }
@@ -83,7 +85,7 @@ std::optional<std::string> stream_registry::dispatch(const proto::control_reques
     case proto::control_op::hold: return hold(request);
     case proto::control_op::unhold: return unhold(request);
   }
-  return error_reply(request.id, "unhandled op");
+  return error_reply(request.id, refusal_code::bad_request, "unhandled op");
 }
 
 std::string stream_registry::create(const proto::control_request& request, std::uint64_t ticket) {
@@ -119,7 +121,7 @@ void stream_registry::finish_creates(const zmq_pollitem_t* results) {
       }
     } catch (const std::exception& error) {  // pg_error or protocol_error
       module_logger("control")->warn("create {}: {}", pending.name, error.what());
-      reply = error_reply(pending.id, error.what());
+      reply = error_reply(pending.id, refusal_code::postgres, error.what());
     }
     if (done) {
       reply_later_(pending.ticket, std::move(reply));
@@ -133,7 +135,7 @@ void stream_registry::finish_creates(const zmq_pollitem_t* results) {
 std::string stream_registry::drop(const proto::control_request& request) {
   bool was_ours = snapshots_.erase(request.stream) > 0;
   if (auto found = streams_.find(request.stream); found != streams_.end()) {
-    remove_stream(found, std::string(proto::stream_dropped_reason));
+    remove_stream(found, proto::end_code::dropped, "stream dropped");
     was_ours = true;
   }
   reported_.erase(request.stream);
@@ -152,7 +154,8 @@ std::string stream_registry::drop(const proto::control_request& request) {
     }
   }
   if (PQntuples(result.get()) == 0) {
-    return error_reply(request.id, "no such stream \"" + request.stream + "\"");
+    return error_reply(request.id, refusal_code::no_such_stream,
+                       "no such stream \"" + request.stream + "\"");
   }
   module_logger("control")->info("dropped {}", request.stream);
   return ok_reply(request.id).add("stream", request.stream).str();
@@ -190,60 +193,64 @@ std::string stream_registry::list(const proto::control_request& request) {
 }
 
 std::string stream_registry::attach(const proto::control_request& request) {
+  const auto now = clock::now();
   if (!request.consumer.empty()) {
-    const auto refused = leases_.claim(request.stream, request.consumer, request.takeover, clock::now());
-    if (refused) {
-      return json_object()
-          .add("id", request.id)
-          .add("ok", false)
+    if (const auto refused = leases_.check(request.stream, request.consumer, request.takeover, now)) {
+      return proto::refusal(request.id, refusal_code::conflict,
+                            "stream \"" + request.stream + "\" already has a consumer (" +
+                                refused->holder + ")")
           .add("conflict", true)
-          .add("error", "stream \"" + request.stream + "\" already has a consumer (" +
-                            refused->holder + ")")
           .add("retry_after_ms", static_cast<std::uint64_t>(refused->retry_after.count()))
           .str();
     }
   }
   auto found = streams_.find(request.stream);
-  if (found != streams_.end() && !request.restart) {
-    auto& current = *found->second;
-    return ok_reply(request.id)
-        .add("stream", request.stream)
-        .add("epoch", current.epoch())
-        .add("seq", current.seq())
-        .add("start_lsn", current.acked().to_string())
-        .str();
+  std::optional<std::uint64_t> ended_epoch;
+  if (found == streams_.end() || request.restart) {
+    // The slot is checked and streaming started before the lease is granted: an attach
+    // that fails locks nobody out.
+    const auto name = *stream_name::parse(request.stream);
+    auto committed = committed_position(name);
+    if (!committed) {
+      return error_reply(request.id, refusal_code::no_such_stream,
+                         "no such stream \"" + request.stream + "\"");
+    }
+    if (found != streams_.end()) {
+      ended_epoch = found->second->epoch();
+      remove_stream(found, proto::end_code::restarted, "restarted by attach");
+    }
+    if (auto known = reported_.find(request.stream); known != reported_.end()) {
+      committed = std::max(*committed, known->second);
+    }
+    auto attached = std::make_unique<stream>(name, *committed, settings_.streams, sink_, epochs_);
+    attached->start();  // errors reach the caller; a later loss is retried by the stream
+    found = streams_.insert_or_assign(request.stream, std::move(attached)).first;
   }
-  const auto name = *stream_name::parse(request.stream);
-  auto committed = committed_position(name);
-  if (!committed) return error_reply(request.id, "no such stream \"" + request.stream + "\"");
-  if (found != streams_.end()) remove_stream(found, "restarted by attach");
-  if (auto known = reported_.find(request.stream); known != reported_.end()) {
-    committed = std::max(*committed, known->second);
-  }
-  auto attached = std::make_unique<stream>(name, *committed, settings_.streams, sink_, epochs_);
-  attached->start();  // errors reach the caller; a later loss is retried by the stream
-  auto& current = *attached;
-  streams_[request.stream] = std::move(attached);
-  return ok_reply(request.id)
-      .add("stream", request.stream)
+  if (!request.consumer.empty()) leases_.grant(request.stream, request.consumer, now);
+  const auto& current = *found->second;
+  auto reply = ok_reply(request.id);
+  reply.add("stream", request.stream)
       .add("epoch", current.epoch())
       .add("seq", current.seq())
-      .add("start_lsn", current.acked().to_string())
-      .str();
+      .add("start_lsn", current.acked().to_string());
+  if (ended_epoch) reply.add("ended_epoch", *ended_epoch);
+  return reply.str();
 }
 
 std::string stream_registry::detach(const proto::control_request& request) {
   auto found = streams_.find(request.stream);
   if (found == streams_.end()) {
-    return error_reply(request.id, "stream \"" + request.stream + "\" is not attached");
+    return error_reply(request.id, refusal_code::not_attached,
+                       "stream \"" + request.stream + "\" is not attached");
   }
-  remove_stream(found, "detached");
+  remove_stream(found, proto::end_code::detached, "detached");
   return ok_reply(request.id).add("stream", request.stream).str();
 }
 
 std::string stream_registry::hold(const proto::control_request& request) {
   if (!leases_.renew(request.stream, request.consumer, clock::now())) {
-    return error_reply(request.id, "stream \"" + request.stream + "\" was taken over by another consumer");
+    return error_reply(request.id, refusal_code::taken_over,
+                       "stream \"" + request.stream + "\" was taken over by another consumer");
   }
   return ok_reply(request.id).add("stream", request.stream).str();
 }
@@ -256,15 +263,32 @@ std::string stream_registry::unhold(const proto::control_request& request) {
 std::string stream_registry::ack(const proto::control_request& request) {
   auto found = streams_.find(request.stream);
   if (found == streams_.end()) {
-    return error_reply(request.id, "stream \"" + request.stream + "\" is not attached");
+    return error_reply(request.id, refusal_code::not_attached,
+                       "stream \"" + request.stream + "\" is not attached");
+  }
+  // Fenced: only the consumer that holds the stream moves its position. One that was
+  // taken over may still have an ACK in flight, past what its successor has processed.
+  const auto holder = leases_.holder(request.stream, clock::now());
+  if (holder && *holder != request.consumer) {
+    return error_reply(request.id, refusal_code::taken_over,
+                       "stream \"" + request.stream + "\" is held by another consumer (" + *holder +
+                           "); this ACK moves nothing");
   }
   auto& target = *found->second;
-  if (target.ack(*request.ack_lsn) == stream::ack_outcome::beyond_delivered) {
-    return error_reply(request.id, "lsn " + request.ack_lsn->to_string() +
-                                       " is beyond what was delivered (" +
-                                       target.delivered().to_string() + ")");
+  switch (target.ack(*request.epoch, *request.ack_lsn)) {
+    case stream::ack_outcome::stale_epoch:
+      return error_reply(request.id, refusal_code::stale_epoch,
+                         "epoch " + std::to_string(*request.epoch) + " is over (the stream is in epoch " +
+                             std::to_string(target.epoch()) + "); this ACK moves nothing");
+    case stream::ack_outcome::beyond_delivered:
+      return error_reply(request.id, refusal_code::beyond_delivered,
+                         "lsn " + request.ack_lsn->to_string() + " is beyond what was delivered (" +
+                             target.delivered().to_string() + ")");
+    case stream::ack_outcome::accepted:
+    case stream::ack_outcome::unchanged:
+      break;
   }
-  target.step(clock::now(), false);  // the status update goes out now, not in 10 s
+  // The status update goes out on this loop turn (the stream's deadline is now).
   return ok_reply(request.id)
       .add("stream", request.stream)
       .add("acked", target.acked().to_string())
@@ -273,7 +297,8 @@ std::string stream_registry::ack(const proto::control_request& request) {
 
 std::string stream_registry::release(const proto::control_request& request) {
   if (snapshots_.erase(request.stream) == 0) {
-    return error_reply(request.id, "no snapshot is held for \"" + request.stream + "\"");
+    return error_reply(request.id, refusal_code::no_snapshot,
+                       "no snapshot is held for \"" + request.stream + "\"");
   }
   return ok_reply(request.id).add("stream", request.stream).str();
 }
@@ -388,14 +413,14 @@ void stream_registry::expire_snapshots(clock::time_point now) {
 }
 
 void stream_registry::remove_stream(std::map<std::string, std::unique_ptr<stream>>::iterator found,
-                                    const std::string& reason) {
-  found->second->stop(reason);
-  reported_[found->first] = found->second->flushed();
+                                    proto::end_code code, const std::string& reason) {
+  found->second->stop(code, reason);
+  reported_[found->first] = found->second->resume_position();
   streams_.erase(found);
 }
 
 void stream_registry::stop_all(const std::string& reason) {
-  for (auto& [name, current] : streams_) current->stop(reason);
+  for (auto& [name, current] : streams_) current->stop(proto::end_code::shutdown, reason);
   streams_.clear();
   snapshots_.clear();
   creates_.clear();

@@ -68,7 +68,7 @@ class stream_registry {
   void watch_slots(clock::time_point now);
   std::optional<lsn> committed_position(const stream_name& name);
   void remove_stream(std::map<std::string, std::unique_ptr<stream>>::iterator found,
-                     const std::string& reason);
+                     proto::end_code code, const std::string& reason);
   PGconn* sql();
   // Drops the SQL connection if it is broken; true if it was.
   bool forget_broken_sql();

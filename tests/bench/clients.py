@@ -113,7 +113,7 @@ def zmq_drain(stack, stream, rows, before_detach, timeout):
     time.sleep(0.2)  # a SUB connects asynchronously; the attach's first frames must reach it
     try:
         started = time.perf_counter()
-        stack.control.ok("attach", stream=stream)
+        epoch = stack.control.ok("attach", stream=stream)["epoch"]
         seen = size = 0
         last = None
         while seen < rows:
@@ -129,7 +129,7 @@ def zmq_drain(stack, stream, rows, before_detach, timeout):
                 raise RuntimeError(f"stream ended: {payload!r}")
         elapsed, client = time.perf_counter() - started, time.process_time() - client
         lsn = f"{last >> 32:X}/{last & 0xFFFFFFFF:X}"
-        stack.control.ok("ack", stream=stream, lsn=lsn)
+        stack.control.ok("ack", stream=stream, lsn=lsn, epoch=epoch)
         observed = before_detach(lsn)
         stack.control.ok("detach", stream=stream)
         return elapsed, size, lsn, observed, client

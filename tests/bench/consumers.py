@@ -139,14 +139,14 @@ class ZmqConsumer(_Consumer):
         self.thread.start()
         self.subscribed.wait(15)
         time.sleep(0.2)  # a SUB connects asynchronously; the attach's first frames must reach it
-        self.stack.control.ok("attach", stream=self.stream)
+        self.epoch = self.stack.control.ok("attach", stream=self.stream)["epoch"]
         return self
 
     def __exit__(self, *exc):
         self.stopping.set()
         self.thread.join(15)
         if self.position is not None:
-            self.stack.control.ok("ack", stream=self.stream,
+            self.stack.control.ok("ack", stream=self.stream, epoch=self.epoch,
                                   lsn=f"{self.position >> 32:X}/{self.position & 0xFFFFFFFF:X}")
         self.stack.control.ok("detach", stream=self.stream)
 

@@ -95,7 +95,7 @@ class ReaderPiecesTest(ReaderCase):
         self.assertEqual(small["payload"].decode(), expected[1])
         self.assertEqual(small["seq"], large["seq"] + 1)
         # The message's position is acknowledgeable once its last piece is out.
-        self.control.ok("ack", stream=stream, lsn=rows_of(large)["nextlsn"])
+        self.control.ok("ack", stream=stream, lsn=rows_of(large)["nextlsn"], epoch=large["epoch"])
         wait_until(lambda: confirmed_flush(stream) == large["lsn"], what="ack of the large one")
         sub.close()
 
@@ -106,7 +106,7 @@ class ReaderPiecesTest(ReaderCase):
         sub, _ = self.attach(stream)
         sql(f"INSERT INTO {table} VALUES (0, 'before')")
         (before,) = sub.data(1)
-        self.control.ok("ack", stream=stream, lsn=format_lsn(before["lsn"]))
+        self.control.ok("ack", stream=stream, lsn=format_lsn(before["lsn"]), epoch=before["epoch"])
         sub.close()
 
         # A subscriber that reads nothing holds the reader back in the middle of a

@@ -97,7 +97,7 @@ class ReaderBackPressureTest(unittest.TestCase):
                 self.assertLess(_lsn(delivered), _lsn(sql("SELECT pg_current_wal_lsn()::text")[0][0]),
                                 "the stalled subscriber did not hold the reader back")
                 self.assertEqual(max(f["lsn"] for f in frames), _lsn(delivered))
-                control.ok("ack", stream=stream, lsn=delivered)
+                control.ok("ack", stream=stream, lsn=delivered, epoch=attached["epoch"])
                 wait_until(lambda: _confirmed(stream) == _lsn(delivered), what="the ACK to reach PostgreSQL")
 
                 cluster("restart")

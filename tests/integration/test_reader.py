@@ -1,5 +1,6 @@
 """The reader against the real PostgreSQL: snapshots, streaming, ACKs, crashes."""
 
+import json
 import os
 import signal
 import subprocess
@@ -169,24 +170,31 @@ class ReaderTest(unittest.TestCase):
     def test_ack_moves_confirmed_flush_lsn_and_bad_acks_change_nothing(self):
         table = self.new_table("ack_rows")
         stream = self.create()["stream"]
-        sub, _ = self.attach(stream)
+        sub, attached = self.attach(stream)
+        epoch = attached["epoch"]
         for i in range(3):
             sql(f"INSERT INTO {table} VALUES (%s, 'a')", (i,))
         found = collect(sub, table, 3)
         second = found[1][2]["lsn"]
-        reply = self.control.ok("ack", stream=stream, lsn=format_lsn(second))
+        reply = self.control.ok("ack", stream=stream, lsn=format_lsn(second), epoch=epoch)
         self.assertEqual(reply["acked"], format_lsn(second))
         wait_until(lambda: confirmed_flush(stream) == second, what="confirmed_flush_lsn to move")
 
         # Beyond what was delivered: refused, never sent to PostgreSQL.
-        beyond = self.control.request("ack", stream=stream, lsn="FF/FFFFFF00")
+        beyond = self.control.request("ack", stream=stream, lsn="FF/FFFFFF00", epoch=epoch)
         self.assertFalse(beyond["ok"])
+        self.assertEqual(beyond["code"], "beyond_delivered")
         self.assertIn("beyond what was delivered", beyond["error"])
-        junk = self.control.request("ack", stream=stream, lsn="garbage")
+        junk = self.control.request("ack", stream=stream, lsn="garbage", epoch=epoch)
         self.assertFalse(junk["ok"])
+        self.assertEqual(junk["code"], "bad_request")
         self.assertIn("not a valid LSN", junk["error"])
+        # An epoch that is not the stream's: refused, whatever the position.
+        stale = self.control.request("ack", stream=stream, lsn=format_lsn(found[2][2]["lsn"]),
+                                     epoch=epoch - 1)
+        self.assertEqual((stale["ok"], stale["code"]), (False, "stale_epoch"))
         # Backwards: accepted as a no-op; positions never move back.
-        back = self.control.ok("ack", stream=stream, lsn=format_lsn(found[0][2]["lsn"]))
+        back = self.control.ok("ack", stream=stream, lsn=format_lsn(found[0][2]["lsn"]), epoch=epoch)
         self.assertEqual(back["acked"], format_lsn(second))
         time.sleep(1.5)  # one status interval: nothing may have moved it
         self.assertEqual(confirmed_flush(stream), second)
@@ -199,7 +207,7 @@ class ReaderTest(unittest.TestCase):
             sql(f"INSERT INTO {table} VALUES (%s, 'x')", (i,))
         found = collect(sub, table, 10)
         acked = found[4][2]["lsn"]  # rows 1..5 processed
-        self.control.ok("ack", stream=stream, lsn=format_lsn(acked))
+        self.control.ok("ack", stream=stream, lsn=format_lsn(acked), epoch=found[4][2]["epoch"])
         wait_until(lambda: confirmed_flush(stream) == acked, what="ack to reach PostgreSQL")
 
         self.reader.kill()
@@ -216,7 +224,8 @@ class ReaderTest(unittest.TestCase):
         sub, attached = self.attach(stream)
         sql(f"INSERT INTO {table} VALUES (1, 'before')")
         first = collect(sub, table, 1)
-        self.control.ok("ack", stream=stream, lsn=format_lsn(first[0][2]["lsn"]))
+        self.control.ok("ack", stream=stream, lsn=format_lsn(first[0][2]["lsn"]),
+                        epoch=attached["epoch"])
         wait_until(lambda: confirmed_flush(stream) == first[0][2]["lsn"], what="ack")
         sql(f"INSERT INTO {table} VALUES (2, 'unacked')")
         collect(sub, table, 1)
@@ -224,7 +233,7 @@ class ReaderTest(unittest.TestCase):
         cluster("restart")  # immediate stop, then start
         end = sub.wait_for(lambda f: f["kind"] == STREAM_END, what="stream_end")
         self.assertEqual(end["epoch"], attached["epoch"])
-        self.assertTrue(end["payload"])
+        self.assertEqual(json.loads(end["payload"])["code"], "connection_lost")
         new_epoch = sub.wait_for(lambda f: f["kind"] in (HEARTBEAT, DATA) and
                                  f["epoch"] != attached["epoch"], timeout=30, what="new epoch")
         self.assertGreater(new_epoch["epoch"], attached["epoch"])
@@ -278,20 +287,26 @@ class ReaderTest(unittest.TestCase):
     def test_bad_requests_get_errors_and_change_nothing(self):
         before = sql("SELECT count(*) FROM pg_replication_slots")[0][0]
         cases = [
-            (b"not json", "not valid JSON"),
-            (b'{"op":"explode","id":"1"}', "unknown op"),
-            (b'{"op":"attach","id":"1","stream":"delta_x; DROP TABLE t"}', "invalid stream name"),
-            (b'{"op":"create","id":"1","stream":"Delta_Upper"}', "invalid stream name"),
-            (b'{"op":"attach","id":"1","stream":"delta_nosuchstream"}', "no such stream"),
-            (b'{"op":"ack","id":"1","stream":"delta_nosuchstream","lsn":"0/1"}', "not attached"),
-            (b'{"op":"detach","id":"1","stream":"delta_nosuchstream"}', "not attached"),
-            (b'{"op":"drop","id":"1","stream":"delta_nosuchstream"}', "no such stream"),
-            (b'{"op":"release","id":"1","stream":"delta_nosuchstream"}', "no snapshot"),
+            (b"not json", "bad_request", "not valid JSON"),
+            (b'{"op":"explode","id":"1"}', "bad_request", "unknown op"),
+            (b'{"op":"attach","id":"1","stream":"delta_x; DROP TABLE t"}', "bad_request",
+             "invalid stream name"),
+            (b'{"op":"create","id":"1","stream":"Delta_Upper"}', "bad_request", "invalid stream name"),
+            (b'{"op":"attach","id":"1","stream":"delta_nosuchstream"}', "no_such_stream",
+             "no such stream"),
+            (b'{"op":"ack","id":"1","stream":"delta_nosuchstream","lsn":"0/1"}', "bad_request",
+             "needs \"epoch\""),
+            (b'{"op":"ack","id":"1","stream":"delta_nosuchstream","lsn":"0/1","epoch":1}',
+             "not_attached", "not attached"),
+            (b'{"op":"detach","id":"1","stream":"delta_nosuchstream"}', "not_attached", "not attached"),
+            (b'{"op":"drop","id":"1","stream":"delta_nosuchstream"}', "no_such_stream", "no such stream"),
+            (b'{"op":"release","id":"1","stream":"delta_nosuchstream"}', "no_snapshot", "no snapshot"),
         ]
-        for body, expected in cases:
+        for body, code, expected in cases:
             with self.subTest(body=body):
                 reply = self.control.send_raw(body)
                 self.assertFalse(reply["ok"])
+                self.assertEqual(reply["code"], code)
                 self.assertIn(expected, reply["error"])
         self.assertEqual(sql("SELECT count(*) FROM pg_replication_slots")[0][0], before)
         self.reader.alive()
@@ -335,7 +350,8 @@ class ReaderTest(unittest.TestCase):
         sub, _ = self.attach(stream)
         sql(f"INSERT INTO {table} VALUES (1, 'z')")
         found = collect(sub, table, 1)
-        self.control.ok("ack", stream=stream, lsn=format_lsn(found[0][2]["lsn"]))
+        self.control.ok("ack", stream=stream, lsn=format_lsn(found[0][2]["lsn"]),
+                        epoch=found[0][2]["epoch"])
         self.assertEqual(self.reader.terminate(), 0)
         self.assertEqual(confirmed_flush(stream), found[0][2]["lsn"])
         self.reader.start()

@@ -38,3 +38,17 @@ TEST_CASE("renewing a lease the reader forgot (it restarted) takes it back") {
   CHECK(leases.renew("delta_a", "gw1-1", now));
   CHECK(leases.claim("delta_a", "gw2-1", false, now + 1s));
 }
+
+TEST_CASE("check changes nothing: only grant, after a successful attach, holds the stream") {
+  consumer_leases leases;
+  const auto now = consumer_leases::clock::now();
+  CHECK_FALSE(leases.check("delta_a", "gw1-1", false, now));
+  CHECK_FALSE(leases.holder("delta_a", now));
+  CHECK_FALSE(leases.check("delta_a", "gw2-1", false, now));  // gw1-1 never got it
+  leases.grant("delta_a", "gw1-1", now);
+  CHECK(leases.holder("delta_a", now + 4s) == "gw1-1");
+  CHECK(leases.check("delta_a", "gw2-1", false, now + 1s));
+  CHECK_FALSE(leases.check("delta_a", "gw2-1", true, now + 1s));  // takeover may
+  CHECK(leases.holder("delta_a", now + 1s) == "gw1-1");           // ... once granted
+  CHECK_FALSE(leases.holder("delta_a", now + 5s));                // a lapsed lease holds nothing
+}

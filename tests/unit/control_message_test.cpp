@@ -11,12 +11,16 @@ TEST_CASE("control requests round trip") {
   request.id = "7";
   request.stream = "delta_x";
   request.ack_lsn = lsn(0x162D700);
+  request.epoch = 1700000000123456;
+  request.consumer = "gw-1-1";
   const auto decoded = decode_control_request(encode_control_request(request));
   REQUIRE(decoded.request);
   CHECK(decoded.request->op == control_op::ack);
   CHECK(decoded.request->id == "7");
   CHECK(decoded.request->stream == "delta_x");
   CHECK(decoded.request->ack_lsn == lsn(0x162D700));
+  CHECK(decoded.request->epoch == 1700000000123456u);
+  CHECK(decoded.request->consumer == "gw-1-1");
 
   request = {};
   request.op = control_op::attach;
@@ -51,7 +55,10 @@ TEST_CASE("bad control requests are refused with a reason and keep the id") {
            {R"({"id":"1"})", "missing \"op\""},
            {R"({"id":"1","op":"explode"})", "unknown op"},
            {R"({"id":"1","op":1})", "\"op\" must be a string"},
-           {R"({"id":"1","op":"ack","stream":"delta_x"})", "needs \"lsn\""},
+           {R"({"id":"1","op":"ack","stream":"delta_x","epoch":1})", "needs \"lsn\""},
+           {R"({"id":"1","op":"ack","stream":"delta_x","lsn":"0/1"})", "needs \"epoch\""},
+           {R"({"id":"1","op":"ack","stream":"delta_x","lsn":"0/1","epoch":-1})", "unsigned integer"},
+           {R"({"id":"1","op":"ack","stream":"delta_x","lsn":"0/1","epoch":"7"})", "unsigned integer"},
            {R"({"id":"1","op":"ack","stream":"delta_x","lsn":"junk"})", "not a valid LSN"},
            {R"({"id":"1","op":"ack","stream":"delta_x","lsn":123})", "must be a string"},
            {R"({"id":"1","op":"attach"})", "needs \"stream\""},
@@ -75,12 +82,14 @@ TEST_CASE("replies decode: attach position and consumer conflicts") {
   CHECK(attached.epoch == 5);
   CHECK(attached.seq == 2);
   CHECK(attached.start_lsn == lsn(0x16B3748));
-  CHECK_FALSE(attached.conflict);
+  CHECK(attached.code == refusal_code::none);
+  CHECK_FALSE(attached.ended_epoch);
+  CHECK(decode_control_reply(R"({"id":"3","ok":true,"ended_epoch":4})").ended_epoch == 4u);
 
   const auto refused = decode_control_reply(
-      R"({"id":"4","ok":false,"conflict":true,"error":"taken","retry_after_ms":4200})");
+      R"({"id":"4","ok":false,"code":"conflict","error":"taken","retry_after_ms":4200})");
   CHECK_FALSE(refused.ok);
-  CHECK(refused.conflict);
+  CHECK(refused.code == refusal_code::conflict);
   CHECK(refused.retry_after_ms == 4200u);
   CHECK(refused.error == "taken");
 
@@ -89,5 +98,16 @@ TEST_CASE("replies decode: attach position and consumer conflicts") {
 
 TEST_CASE("replies carry id and ok") {
   CHECK(ok_reply("9").add("stream", "delta_x").str() == R"({"id":"9","ok":true,"stream":"delta_x"})");
-  CHECK(error_reply("9", "no \"such\" stream") == R"({"id":"9","ok":false,"error":"no \"such\" stream"})");
+  CHECK(error_reply("9", refusal_code::no_such_stream, "no \"such\" stream") ==
+        R"({"id":"9","ok":false,"code":"no_such_stream","error":"no \"such\" stream"})");
+}
+
+TEST_CASE("every refusal code parses back; one from a newer reader is 'unknown'") {
+  for (auto code : {refusal_code::bad_request, refusal_code::no_such_stream, refusal_code::not_attached,
+                    refusal_code::conflict, refusal_code::taken_over, refusal_code::stale_epoch,
+                    refusal_code::beyond_delivered, refusal_code::no_snapshot, refusal_code::postgres}) {
+    CHECK(parse_refusal_code(to_string(code)) == code);
+    CHECK(decode_control_reply(error_reply("1", code, "x")).code == code);
+  }
+  CHECK(parse_refusal_code("exploded") == refusal_code::unknown);
 }

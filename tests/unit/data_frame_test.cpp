@@ -5,6 +5,7 @@
 
 #include "common/errors.hpp"
 #include "proto/data_frame.hpp"
+#include "proto/stream_end.hpp"
 
 using namespace deltastream;
 using namespace deltastream::proto;
@@ -61,12 +62,21 @@ TEST_CASE("random headers decode or fail cleanly") {
   }
 }
 
-TEST_CASE("a stream_end reason says whether the stream is gone for good") {
-  CHECK(proto::ends_for_good("stream dropped"));
-  CHECK(proto::ends_for_good("stream dropped: replication slot \"x\" does not exist"));
-  CHECK_FALSE(proto::ends_for_good("stream dropped by mistake"));
-  CHECK_FALSE(proto::ends_for_good("replication connection lost"));
-  CHECK_FALSE(proto::ends_for_good(""));
+TEST_CASE("a stream_end carries a code to switch on and a reason for people") {
+  for (auto code : {proto::end_code::detached, proto::end_code::restarted, proto::end_code::dropped,
+                    proto::end_code::connection_lost, proto::end_code::shutdown}) {
+    const auto notice = proto::decode_stream_end(proto::encode_stream_end(code, "why \"not\""));
+    CHECK(notice.code == code);
+    CHECK(notice.reason == "why \"not\"");
+    CHECK(notice.ends_for_good() == (code == proto::end_code::dropped));
+  }
+  // What an older reader sent (plain text), or a newer code: resumable, never for good.
+  for (const char* payload : {"stream dropped", "", "{", R"({"code":"exploded","reason":"x"})"}) {
+    CAPTURE(payload);
+    const auto notice = proto::decode_stream_end(payload);
+    CHECK(notice.code == proto::end_code::unknown);
+    CHECK_FALSE(notice.ends_for_good());
+  }
 }
 
 TEST_CASE("topics end with NUL so that one stream never matches another") {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "gateway/stream_hub.hpp"
+#include "proto/stream_end.hpp"
 
 using namespace deltastream;
 using namespace deltastream::gateway;
@@ -40,6 +41,10 @@ std::shared_ptr<const std::string> text(const char* value) {
   return std::make_shared<const std::string>(value);
 }
 
+std::shared_ptr<const std::string> end_notice(proto::end_code code, const char* reason) {
+  return std::make_shared<const std::string>(proto::encode_stream_end(code, reason));
+}
+
 frame_header data(std::uint64_t epoch, std::uint64_t seq) {
   return {frame_kind::data, epoch, seq, lsn(seq * 100), lsn(seq)};
 }
@@ -61,9 +66,11 @@ TEST_CASE("a consumer gets frames of its epoch in sequence, buffered while attac
   hub.on_frame("delta_a", {frame_kind::heartbeat, 7, 0, {}, {}}, text(""));
   hub.on_frame("delta_a", data(7, 1), text("one"));
   CHECK(consumer.delivered.empty());  // not attached yet
-  hub.consumer_attached("delta_a", &consumer, 7, 0);
+  hub.consumer_attached("delta_a", &consumer, 7, 0, 5);  // the attach ended epoch 5
   hub.on_frame("delta_a", data(7, 2), text("two"));
-  hub.on_frame("delta_a", data(5, 10), text("late frame of an old epoch"));
+  hub.on_frame("delta_a", data(5, 10), text("late frame of the epoch the attach ended"));
+  hub.on_frame("delta_a", {frame_kind::stream_end, 5, 10, {}, {}},
+               end_notice(proto::end_code::restarted, "restarted by attach"));
   hub.on_frame("delta_a", {frame_kind::heartbeat, 7, 2, {}, {}}, text(""));
   CHECK(consumer.delivered == std::vector<std::string>{"one", "two"});
   CHECK_FALSE(consumer.ended);
@@ -104,20 +111,44 @@ TEST_CASE("a lost tail shows in the heartbeat; a new epoch and stream_end end th
 
   hub.claim_consumer("delta_a", &c);
   hub.consumer_attached("delta_a", &c, 8, 0);
-  hub.on_frame("delta_a", {frame_kind::stream_end, 8, 0, {}, {}}, text("replication connection lost"));
+  hub.on_frame("delta_a", {frame_kind::stream_end, 8, 0, {}, {}},
+               end_notice(proto::end_code::connection_lost, "replication connection lost"));
   CHECK(c.ended == close_code::restarting);
   CHECK(c.reason.find("replication connection lost") != std::string::npos);
 }
 
+TEST_CASE("any epoch but the consumer's is a restart, a lower one too (the clock stepped back)") {
+  stream_hub hub(1 << 20);
+  recording_client consumer(hub, "delta_a");
+  hub.claim_consumer("delta_a", &consumer);
+  hub.consumer_attached("delta_a", &consumer, 1000, 0, 900);
+  hub.on_frame("delta_a", data(1000, 1), text("one"));
+  hub.on_frame("delta_a", {frame_kind::heartbeat, 500, 0, {}, {}}, text(""));
+  CHECK(consumer.ended == close_code::restarting);
+  CHECK(consumer.delivered == std::vector<std::string>{"one"});
+}
+
+TEST_CASE("a stream_end whose code is not 'dropped' is resumed, whatever its wording") {
+  stream_hub hub(1 << 20);
+  recording_client consumer(hub, "delta_a");
+  hub.claim_consumer("delta_a", &consumer);
+  hub.consumer_attached("delta_a", &consumer, 3, 0);
+  hub.on_frame("delta_a", {frame_kind::stream_end, 3, 0, {}, {}},
+               end_notice(proto::end_code::connection_lost, "stream dropped"));
+  CHECK(consumer.ended == close_code::restarting);
+  CHECK(consumer.reason.find("resume") != std::string::npos);
+}
+
 TEST_CASE("a dropped stream ends its consumer and observers for good, without a resume hint") {
-  for (const char* reason : {"stream dropped", "stream dropped: replication slot \"delta_a\" does not exist"}) {
+  for (const char* reason : {"stream dropped", "replication slot \"delta_a\" does not exist"}) {
     CAPTURE(reason);
     stream_hub hub(1 << 20);
     recording_client consumer(hub, "delta_a"), observer(hub, "delta_a");
     hub.claim_consumer("delta_a", &consumer);
     hub.consumer_attached("delta_a", &consumer, 3, 0);
     hub.add_observer("delta_a", &observer);
-    hub.on_frame("delta_a", {frame_kind::stream_end, 3, 0, {}, {}}, text(reason));
+    hub.on_frame("delta_a", {frame_kind::stream_end, 3, 0, {}, {}},
+                 end_notice(proto::end_code::dropped, reason));
     for (auto* client : {&consumer, &observer}) {
       CHECK(client->ended == close_code::normal);
       CHECK(client->reason.find("dropped") != std::string::npos);
@@ -228,7 +259,8 @@ TEST_CASE("observers in the middle of a message are closed when the stream resta
   hub.add_observer("delta_a", &watching);
   hub.on_frame("delta_a", part(2, 1), text("a"));
   hub.add_observer("delta_a", &joining);
-  hub.on_frame("delta_a", {frame_kind::stream_end, 2, 1, {}, {}}, text("connection lost"));
+  hub.on_frame("delta_a", {frame_kind::stream_end, 2, 1, {}, {}},
+               end_notice(proto::end_code::connection_lost, "connection lost"));
   CHECK(watching.ended == close_code::restarting);
   CHECK(watching.reason.find("middle of a transaction") != std::string::npos);
   CHECK_FALSE(joining.ended);  // it had not started the message
