@@ -60,6 +60,14 @@ void reader_link::stop() {
   thread_.join();
 }
 
+void reader_link::add_marker(const std::string& stream, const std::string& marker) {
+  if (sub_) sub_->set(zmq::sockopt::subscribe, proto::topic_for(stream) + marker);
+}
+
+void reader_link::remove_marker(const std::string& stream, const std::string& marker) {
+  if (sub_) sub_->set(zmq::sockopt::unsubscribe, proto::topic_for(stream) + marker);
+}
+
 void reader_link::read_frames() {
   if (!sub_) return;
   for (std::size_t count = 0; count < max_frames_per_pass; ++count) {

@@ -54,6 +54,12 @@ class reader_link {
   void start();
   void stop();
 
+  // On the I/O thread: a subscription of the data socket that matches no frame, which the
+  // reader sees arrive (control `attach` with `marker`): frames published after it reach
+  // this gateway. Added before an attach, removed when its consumer leaves.
+  void add_marker(const std::string& stream, const std::string& marker);
+  void remove_marker(const std::string& stream, const std::string& marker);
+
   // Thread-safe. The handler runs on the io_context, once: with the reply, or with
   // ok=false when the reader does not answer within call_timeout.
   void call(proto::control_request request, reply_handler handler);

@@ -70,6 +70,10 @@ void websocket_session<Stream>::run(http::request<http::string_body> request) {
     attach_.restart = true;
     attach_.consumer = context_.instance + "-" + std::to_string(++context_.consumers_started);
     attach_.takeover = takeover;
+    // The new epoch's first frame must not leave the reader before this gateway's SUB
+    // would receive it (it may have connected later than the control socket).
+    attach_.marker = attach_.consumer;
+    context_.link.add_marker(stream_, attach_.marker);
   }
   send_attach();
 }
@@ -377,6 +381,7 @@ void websocket_session<Stream>::leave_hub() {
   in_hub_ = false;
   context_.hub.remove(stream_, this);
   if (role_ == role::consumer) {
+    context_.link.remove_marker(stream_, attach_.marker);
     // Free the stream at once for the next consumer, on any gateway.
     proto::control_request unhold;
     unhold.op = proto::control_op::unhold;

@@ -143,6 +143,12 @@ decoded_request decode_control_request(std::string_view json) {
         return result;
       }
       request.consumer = std::string(text);
+    } else if (key == "marker") {
+      if (field.value.get_string().get(text) || text.empty()) {
+        result.error = "\"marker\" must be a non-empty string";
+        return result;
+      }
+      request.marker = std::string(text);
     } else if (key == "takeover") {
       bool takeover = false;
       if (field.value.get_bool().get(takeover)) {
@@ -187,6 +193,7 @@ std::string encode_control_request(const control_request& request) {
   if (request.restart) out.add("restart", true);
   if (!request.consumer.empty()) out.add("consumer", request.consumer);
   if (request.takeover) out.add("takeover", true);
+  if (!request.marker.empty()) out.add("marker", request.marker);
   return out.str();
 }
 

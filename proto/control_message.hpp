@@ -50,6 +50,10 @@ struct control_request {
   // across gateways); attach with takeover replaces the current one.
   std::string consumer;
   bool takeover = false;
+  // attach: the new epoch's first frame waits until the reader has seen the subscription
+  // `<stream>\0<marker>` (it matches no frame) from the caller's SUB socket, so that the
+  // frame cannot be published before that socket would receive it.
+  std::string marker;
 };
 
 // A decoded request, or the reason it was refused (and the id, if one could be read,

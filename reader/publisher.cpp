@@ -58,10 +58,18 @@ bool publisher::publish(std::string_view stream, const proto::frame_header& head
   return true;
 }
 
-void publisher::drain_subscriptions() {
+bool publisher::drain_subscriptions() {
+  bool changed = false;
   zmq::message_t notice;
   while (socket_.recv(notice, zmq::recv_flags::dontwait)) {
+    changed = subscriptions_.apply(notice.to_string_view()) || changed;
   }
+  return changed;
+}
+
+bool publisher::reaches(std::string_view stream, std::string_view marker) const {
+  const auto topic = proto::topic_for(stream);
+  return subscriptions_.covers(topic) && (marker.empty() || subscriptions_.contains(topic + std::string(marker)));
 }
 
 std::string publisher::endpoint() const { return socket_.get(zmq::sockopt::last_endpoint); }

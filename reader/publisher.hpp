@@ -12,6 +12,7 @@
 
 #include "common/curve_keys.hpp"
 #include "proto/data_frame.hpp"
+#include "reader/subscription_set.hpp"
 
 namespace deltastream::reader {
 
@@ -24,6 +25,10 @@ class message_sink {
   virtual ~message_sink() = default;
   virtual bool publish(std::string_view stream, const proto::frame_header& header,
                        std::string& payload) = 0;
+  // Whether what is published for `stream` now reaches a subscriber: ZeroMQ drops what a
+  // subscriber has not subscribed to yet. With a `marker`, the subscriber that made the
+  // subscription `<stream>\0<marker>` (which matches no frame) must be among them.
+  virtual bool reaches(std::string_view stream, std::string_view marker) const = 0;
 };
 
 // The data channel: an XPUB socket (a PUB that also reports back pressure). With
@@ -40,9 +45,10 @@ class publisher final : public message_sink {
 
   bool publish(std::string_view stream, const proto::frame_header& header,
                std::string& payload) override;
+  bool reaches(std::string_view stream, std::string_view marker) const override;
 
-  // Subscription notices arrive on an XPUB; reading them keeps its queue empty.
-  void drain_subscriptions();
+  // Reads the subscription notices waiting on the XPUB; true if the subscriptions changed.
+  bool drain_subscriptions();
 
   zmq::socket_t& socket() { return socket_; }
   std::string endpoint() const;  // the bound endpoint, with the real port for "tcp://*:0"
@@ -55,6 +61,7 @@ class publisher final : public message_sink {
   zmq::socket_t socket_;
   std::size_t max_queued_bytes_;
   bool used_ = false;
+  subscription_set subscriptions_;
   // Shared with the payloads in flight: ZeroMQ's I/O thread frees them, maybe after
   // this publisher is gone.
   std::shared_ptr<std::atomic<std::size_t>> queued_bytes_ = std::make_shared<std::atomic<std::size_t>>(0);

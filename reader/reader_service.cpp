@@ -66,6 +66,7 @@ void reader_service::run(const std::atomic<bool>& stop) {
   const int publisher_fd = publisher_.socket().get(zmq::sockopt::fd);
   bool check_control = true;
   bool check_publisher = true;
+  bool subscriptions_changed = false;  // a stream may wait for one: step at once
   int sends_unchecked = 0;
   std::vector<zmq_pollitem_t> items;
   std::vector<pollfd> fds;
@@ -74,7 +75,7 @@ void reader_service::run(const std::atomic<bool>& stop) {
     // Never ZMQ_POLLOUT on the XPUB: libzmq reports a PUB-like socket always writable
     // (dist_t::has_out), also while ZMQ_XPUB_NODROP refuses every send.
     if (check_publisher && (publisher_.socket().get(zmq::sockopt::events) & ZMQ_POLLIN)) {
-      publisher_.drain_subscriptions();
+      subscriptions_changed = publisher_.drain_subscriptions();
     }
     // Until nothing is left: its last, empty receive also takes in what came meanwhile.
     if (check_control && (control_.socket().get(zmq::sockopt::events) & ZMQ_POLLIN)) {
@@ -96,6 +97,8 @@ void reader_service::run(const std::atomic<bool>& stop) {
     const auto now = clock::now();
     std::chrono::nanoseconds timeout =
         std::max(std::chrono::nanoseconds{0}, registry_.next_deadline(now) - now);
+    if (subscriptions_changed) timeout = std::chrono::nanoseconds{0};
+    subscriptions_changed = false;
     if (registry_.has_pending_output()) {
       // A message the subscribers refused is offered again after a short pause, or
       // sooner if another deadline is due (a gathering stream's). A blocked stream's own

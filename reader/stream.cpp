@@ -28,10 +28,11 @@ constexpr std::string_view slot_missing_state = "42704";
 }  // namespace
 
 stream::stream(stream_name name, lsn committed, const stream_settings& settings,
-               message_sink& sink, epoch_clock& epochs)
+               message_sink& sink, end_outbox& ends, epoch_clock& epochs)
     : name_(std::move(name)),
       settings_(settings),
       sink_(sink),
+      ends_(ends),
       epochs_(epochs),
       acked_(committed),
       flushed_(committed),
@@ -40,7 +41,7 @@ stream::stream(stream_name name, lsn committed, const stream_settings& settings,
 
 stream::~stream() = default;
 
-void stream::start() {
+void stream::start(std::string_view marker) {
   auto connection = std::make_unique<replication_connection>(settings_.conninfo);
   // Start from what the consumer acknowledged (the slot's confirmed_flush_lsn at attach,
   // or a later ACK, also one that came while the connection was down): PostgreSQL resends
@@ -58,9 +59,23 @@ void stream::start() {
   gathering_ = false;
   gather_misses_ = 0;
   backoff_.reset();
+  audience_marker_ = std::string(marker);
+  awaiting_audience_ = true;
   module_logger("stream")->info("{}: streaming from {} (epoch {})", name_.str(), from.to_string(),
                                 epoch_);
   send_status(false);
+  check_audience();
+  if (awaiting_audience_) {
+    module_logger("stream")->info("{}: epoch {} waits for a subscriber{}", name_.str(), epoch_,
+                                  marker.empty() ? "" : " (with its marker subscription)");
+  }
+}
+
+void stream::check_audience() {
+  // The previous epoch's end goes out first, then a subscriber must be there to see more.
+  if (ends_.holds(name_.str()) || !sink_.reaches(name_.str(), audience_marker_)) return;
+  awaiting_audience_ = false;
+  audience_marker_.clear();
   publish_heartbeat();  // subscribers learn the new epoch at once
 }
 
@@ -78,17 +93,26 @@ void stream::step(clock::time_point now, bool readable) {
     // While gathering, or while a message is pending, the socket is not polled for
     // input: `readable` then means an error or a hang-up, which consume_input reports.
     bool waited = false;
-    if (gathering_ && (readable || now >= gather_until_)) {
+    if (awaiting_audience_) {
+      check_audience();
+      // Input is not polled for meanwhile: `readable` is an error or a hang-up.
+      if (awaiting_audience_ && readable) connection_->consume_input();
+    }
+    if (awaiting_audience_) {
+      // Nothing is read: the status updates below keep the walsender content.
+    } else if (gathering_ && (readable || now >= gather_until_)) {
       gathering_ = false;
       readable = waited = true;
     }
-    if (!gathering_) {
+    if (!gathering_ && !awaiting_audience_) {
       if (readable) connection_->consume_input();
       read_messages(waited);
     }
     if (wants_write_) wants_write_ = connection_->flush();
     if (status_due_ || now - last_status_ >= settings_.status_interval) send_status(false);
-    if (!pending_ && now - last_heartbeat_ >= settings_.heartbeat_interval) publish_heartbeat();
+    if (!pending_ && !awaiting_audience_ && now - last_heartbeat_ >= settings_.heartbeat_interval) {
+      publish_heartbeat();
+    }
   } catch (const pg_error& error) {
     lose_connection(error.what(), error.sqlstate());
   } catch (const protocol_error& error) {
@@ -251,7 +275,9 @@ void stream::publish_heartbeat() {
   last_heartbeat_ = clock::now();
   proto::frame_header header{proto::frame_kind::heartbeat, epoch_, seq_, acked_, wal_end_};
   std::string none;
-  sink_.publish(name_.str(), header, none);  // a heartbeat dropped under pressure is harmless
+  // One refused under pressure is not kept: the next comes within a heartbeat interval,
+  // and what a subscriber needs to know (the epoch, the last seq) the next one says too.
+  sink_.publish(name_.str(), header, none);
 }
 
 void stream::lose_connection(const std::string& reason, const std::string& sqlstate) {
@@ -282,8 +308,7 @@ void stream::lose_connection(const std::string& reason, const std::string& sqlst
 
 void stream::publish_stream_end(proto::end_code code, const std::string& reason) {
   proto::frame_header header{proto::frame_kind::stream_end, epoch_, seq_, acked_, wal_end_};
-  std::string payload = proto::encode_stream_end(code, reason);
-  sink_.publish(name_.str(), header, payload);
+  ends_.publish(sink_, name_.str(), header, proto::encode_stream_end(code, reason));
 }
 
 void stream::stop(proto::end_code code, const std::string& reason) {
@@ -305,7 +330,7 @@ clock::time_point stream::next_deadline() const {
   const auto status_at = last_status_ + settings_.status_interval;
   // While a message waits for the subscribers no heartbeat goes out (step()): its
   // deadline would stay in the past and keep the loop from sleeping.
-  if (pending_) return status_at;
+  if (pending_ || awaiting_audience_) return status_at;
   return std::min(status_at, last_heartbeat_ + settings_.heartbeat_interval);
 }
 

@@ -11,6 +11,7 @@
 #include "common/stream_name.hpp"
 #include "reader/epoch_clock.hpp"
 #include "proto/stream_end.hpp"
+#include "reader/end_outbox.hpp"
 #include "reader/publisher.hpp"
 #include "reader/replication_connection.hpp"
 
@@ -50,12 +51,13 @@ struct stream_settings {
 class stream {
  public:
   stream(stream_name name, lsn committed, const stream_settings& settings, message_sink& sink,
-         epoch_clock& epochs);
+         end_outbox& ends, epoch_clock& epochs);
   ~stream();
 
   // Connects and starts replication now; throws pg_error (the caller decides whether
-  // to report it or retry). Each successful start opens a new epoch.
-  void start();
+  // to report it or retry). Each successful start opens a new epoch, whose first frame
+  // waits until a subscriber would receive it (message_sink::reaches, with `marker`).
+  void start(std::string_view marker = {});
 
   // One loop turn: reconnect if due, read what arrived, send status and heartbeats.
   void step(clock::time_point now, bool readable);
@@ -74,9 +76,11 @@ class stream {
   bool gone() const { return gone_; }  // the slot no longer exists: detach it
   int socket() const { return connection_ ? connection_->socket() : -1; }
   bool wants_write() const { return wants_write_; }
-  // False while a message waits for the subscribers, or while gathering.
-  bool wants_read() const { return !pending_ && !gathering_; }
-  bool has_pending() const { return pending_.has_value(); }
+  // False while a message waits for the subscribers, while gathering, or while nobody
+  // would receive the epoch's first frame.
+  bool wants_read() const { return !pending_ && !gathering_ && !awaiting_audience_; }
+  bool awaiting_subscriber() const { return connection_ && awaiting_audience_; }
+  bool has_pending() const { return pending_.has_value(); }  // waits for the subscribers
   clock::time_point next_deadline() const;
 
   std::uint64_t epoch() const { return epoch_; }
@@ -99,12 +103,14 @@ class stream {
   void send_status(bool reply_requested);
   lsn idle_flush_position() const;
   void publish_heartbeat();
+  void check_audience();
   void publish_stream_end(proto::end_code code, const std::string& reason);
   void lose_connection(const std::string& reason, const std::string& sqlstate);
 
   stream_name name_;
   const stream_settings& settings_;
   message_sink& sink_;
+  end_outbox& ends_;  // stream_end frames go out even after the stream is gone
   epoch_clock& epochs_;
   std::unique_ptr<replication_connection> connection_;
   copy_data buffer_;  // the last message read; its payload is parsed in place
@@ -120,6 +126,8 @@ class stream {
   bool status_due_ = false;
   bool wants_write_ = false;
   bool gone_ = false;
+  bool awaiting_audience_ = false;  // the epoch's first frame waits for a subscriber
+  std::string audience_marker_;
   bool more_buffered_ = false;  // stopped at the turn's budget: come back at once
   bool gathering_ = false;      // mid-transaction: read again at gather_until_
   clock::time_point gather_until_{};

@@ -179,6 +179,8 @@ std::string stream_registry::list(const proto::control_request& request) {
           .add("seq", attached->second->seq())
           .add("acked_lsn", attached->second->acked().to_string())
           .add("delivered_lsn", attached->second->delivered().to_string())
+          .add("awaiting_subscriber", attached->second->awaiting_subscriber())
+          .add("held_back", attached->second->has_pending())
           .add("last_ack_age_ms", static_cast<std::int64_t>(
                                       std::chrono::duration_cast<std::chrono::milliseconds>(
                                           clock::now() - attached->second->last_ack_time())
@@ -222,8 +224,8 @@ std::string stream_registry::attach(const proto::control_request& request) {
     if (auto known = reported_.find(request.stream); known != reported_.end()) {
       committed = std::max(*committed, known->second);
     }
-    auto attached = std::make_unique<stream>(name, *committed, settings_.streams, sink_, epochs_);
-    attached->start();  // errors reach the caller; a later loss is retried by the stream
+    auto attached = std::make_unique<stream>(name, *committed, settings_.streams, sink_, ends_, epochs_);
+    attached->start(request.marker);  // errors reach the caller; the stream retries later losses
     found = streams_.insert_or_assign(request.stream, std::move(attached)).first;
   }
   if (!request.consumer.empty()) leases_.grant(request.stream, request.consumer, now);
@@ -338,6 +340,7 @@ void stream_registry::add_poll_items(std::vector<zmq_pollitem_t>& items) const {
 }
 
 void stream_registry::step(clock::time_point now, const zmq_pollitem_t* results) {
+  ends_.flush(sink_);
   std::size_t index = 0;
   for (auto& [name, current] : streams_) {
     // An error or hang-up counts as readable even where input was not polled for (a
@@ -362,7 +365,7 @@ clock::time_point stream_registry::next_deadline(clock::time_point now) const {
 }
 
 bool stream_registry::has_pending_output() const {
-  return std::any_of(streams_.begin(), streams_.end(),
+  return !ends_.empty() || std::any_of(streams_.begin(), streams_.end(),
                      [](const auto& entry) { return entry.second->has_pending(); });
 }
 

@@ -77,6 +77,7 @@ class stream_registry {
   message_sink& sink_;
   reply_function reply_later_;
   epoch_clock epochs_;
+  end_outbox ends_;
   pg_conn sql_;
   std::map<std::string, std::unique_ptr<stream>> streams_;
   // The flush position each stream last reported, kept across detach and re-attach:

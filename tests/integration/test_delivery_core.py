@@ -5,8 +5,11 @@ import json
 import unittest
 import uuid
 
+import zmq
+
 from harness import (HEARTBEAT, STREAM_END, Control, Reader, Subscriber, cluster, format_lsn,
                      sql, wait_until)
+from test_pressure import insert_rows
 from test_reader import changes_to, collect
 
 
@@ -86,6 +89,79 @@ class DeliveryCoreTest(unittest.TestCase):
         again = collect(sub, table, 5)
         self.assertEqual([v for _, v, _ in again], list(range(6, 11)))
         self.assertTrue(all(f["epoch"] == third["epoch"] for _, _, f in again))
+
+    def sent_past(self, stream, position):
+        """The walsender has sent the stream's changes up to `position`: a reader that
+        published without a subscriber would have dropped them by now."""
+        rows = sql("SELECT r.sent_lsn >= %s::pg_lsn FROM pg_stat_replication r "
+                   "JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = %s",
+                   (position, stream))
+        return bool(rows and rows[0][0])
+
+    def listed(self, stream):
+        return {s["stream"]: s for s in self.control.ok("list")["streams"]}[stream]
+
+    def test_an_epoch_waits_for_a_subscriber_before_its_first_frame(self):
+        table = self.new_table("early_rows")
+        stream = self.create()
+        attached = self.control.ok("attach", stream=stream, restart=True)  # nobody subscribed
+        sql(f"INSERT INTO {table} VALUES (1)")
+        position = sql("SELECT pg_current_wal_lsn()::text")[0][0]
+        wait_until(lambda: self.sent_past(stream, position), what="the walsender to send the row")
+        self.assertTrue(self.listed(stream)["awaiting_subscriber"])
+        sub = self.subscribe(stream)
+        (first,) = sub.data(1)
+        self.assertEqual((first["epoch"], first["seq"]), (attached["epoch"], 1))
+        self.assertEqual([v for _, v, _ in changes_to([first], table)], [1])
+        self.assertFalse(self.listed(stream)["awaiting_subscriber"])
+
+    def test_an_attach_with_a_marker_waits_for_that_subscriber(self):
+        table = self.new_table("marker_rows")
+        stream = self.create()
+        self.subscribe(stream)  # someone else's SUB, subscribed all along
+        attached = self.control.ok("attach", stream=stream, restart=True, marker="tool-b-1")
+        sql(f"INSERT INTO {table} VALUES (1)")
+        position = sql("SELECT pg_current_wal_lsn()::text")[0][0]
+        wait_until(lambda: self.sent_past(stream, position), what="the walsender to send the row")
+        self.assertTrue(self.listed(stream)["awaiting_subscriber"])
+        late = self.subscribe(stream)  # tool-b's SUB connects only now, with its marker
+        late.socket.setsockopt(zmq.SUBSCRIBE, stream.encode() + b"\0tool-b-1")
+        (first,) = late.data(1)
+        self.assertEqual((first["epoch"], first["seq"]), (attached["epoch"], 1))
+        self.assertEqual([v for _, v, _ in changes_to([first], table)], [1])
+
+    def test_an_end_the_full_subscribers_refused_is_delivered_late_never_silently_not(self):
+        table = "late_end_rows"
+        sql(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id int PRIMARY KEY, pad text)")
+        reader = Reader("--high-water-mark", "5", "--status-interval", "1")
+        try:
+            with Control(reader.control) as control:
+                stream = control.ok("create")["stream"]
+                self.streams.append(stream)
+                control.ok("release", stream=stream)
+                sub = Subscriber(reader.publish, stream, receive_hwm=5)  # reads only later
+                self.subs.append(sub)
+                first = control.ok("attach", stream=stream, restart=True)
+                insert_rows(table, 2000, 1, 10_000)  # far more than the queues and sockets hold
+
+                def listed():
+                    return {s["stream"]: s for s in control.ok("list")["streams"]}[stream]
+                wait_until(lambda: listed()["held_back"], what="the full subscriber to hold the reader")
+                control.ok("detach", stream=stream)  # its stream_end finds the queue full
+                second = control.ok("attach", stream=stream, restart=True)
+                self.assertTrue(listed()["awaiting_subscriber"])  # behind the end of the first
+                frames = []
+                while not frames or frames[-1]["epoch"] != second["epoch"]:
+                    frames.append(sub.recv(30))
+                ends = [f for f in frames if f["kind"] == STREAM_END]
+                self.assertEqual(len(ends), 1, "the first epoch's end never came")
+                self.assertEqual(ends[0]["epoch"], first["epoch"])
+                self.assertEqual(json.loads(ends[0]["payload"])["code"], "detached")
+                self.assertIs(frames[-2], ends[0])  # the last frame of its epoch
+                control.ok("drop", stream=stream)
+                self.streams.remove(stream)
+        finally:
+            reader.close()
 
     def test_a_failed_attach_locks_nobody_out(self):
         name = "delta_lockout_" + uuid.uuid4().hex[:8]
