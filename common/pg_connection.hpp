@@ -24,6 +24,11 @@ enum class connection_kind { sql, replication };
 // A replication connection adds replication=database so that it can both run
 // replication commands and plain SQL. Throws pg_error with PQerrorMessage.
 pg_conn pg_connect(const std::string& conninfo, connection_kind kind);
+// The same connection started without blocking (PQconnectStartParams): drive it with
+// PQconnectPoll. libpq does not apply connect_timeout then: see pg_connect_timeout.
+pg_conn pg_connect_start(const std::string& conninfo, connection_kind kind);
+// The connect_timeout that conninfo sets, or pg_connect's default (10 s).
+int pg_connect_timeout_seconds(const std::string& conninfo);
 
 // Runs a parameterised statement; values are always sent as parameters, never pasted.
 // Throws pg_error unless the result status is `expected`.

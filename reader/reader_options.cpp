@@ -88,7 +88,7 @@ reader_options parse_reader_options(int argc, char** argv) {
     throw config_error(error.what());
   }
   load_curve_settings(options.curve, curve_role::server);
-  options.registry.streams.conninfo = resolve_conninfo(pg, pg_parts_from_environment());
+  options.registry.conninfo = resolve_conninfo(pg, pg_parts_from_environment());
   options.registry.streams.status_interval = std::chrono::seconds(status_seconds);
   options.registry.snapshot_hold = std::chrono::seconds(snapshot_hold_seconds);
   options.registry.watch.drop_unattached_after = std::chrono::seconds(drop_after_seconds);

@@ -2,13 +2,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/lsn.hpp"
 #include "common/pg_connection.hpp"
-#include "reader/replication_message.hpp"
+#include "reader/replication_source.hpp"
 
 namespace deltastream::reader {
 
@@ -31,45 +33,54 @@ class copy_data {
   std::size_t length_ = 0;
 };
 
-// One walsender connection (replication=database). Creates slots with an exported
-// snapshot, or runs START_REPLICATION and then reads CopyData without blocking.
-// Errors throw pg_error; expected outcomes (would block, end of copy) are values.
-class replication_connection {
+// One walsender connection (replication=database), never blocking the reader's loop:
+// it connects with PQconnectStart/PQconnectPoll and sends its one command with
+// PQsendQuery. Creates a slot with an exported snapshot, or runs START_REPLICATION and
+// then reads CopyData. Errors throw pg_error; expected outcomes are values.
+class replication_connection final : public replication_source {
  public:
+  // Starts connecting. The command waits until the connection is up.
   explicit replication_connection(const std::string& conninfo);
 
-  // Sends CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT without waiting: it waits for
-  // running transactions to finish, which must not stall the reader's loop.
-  void send_create_slot(const std::string& slot, const std::string& plugin);
-  // After the socket turned readable: nullopt while the server is still working.
+  // Queues CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT.
+  void create_slot(const std::string& slot, const std::string& plugin);
   struct created_slot {
     std::string slot;
     lsn consistent_point;
     std::string snapshot;
   };
-  std::optional<created_slot> poll_create_slot();
+  // Advances the connection and the command: the slot once the server answered, or
+  // what to wait for. The connection then stays idle, which keeps the snapshot alive.
+  std::variant<created_slot, wait_for> poll_create_slot();
 
-  // START_REPLICATION SLOT "slot" LOGICAL start (options...). Blocks until the server
-  // answers (it answers at once), then switches to non-blocking reads.
-  void start_replication(const std::string& slot, lsn start,
-                         const std::vector<std::pair<std::string, std::string>>& options);
+  // Queues START_REPLICATION SLOT "slot" LOGICAL start (options...).
+  void start_replication(const std::string& slot, lsn start, const replication_options& options);
+  std::optional<wait_for> poll_start() override;
 
-  enum class read_status { message, would_block, ended };
-  // Reads one CopyData message into `out` (replacing it). `ended` when the server
-  // finished the copy (e.g. slot dropped; error in last_error()).
-  read_status read(copy_data& out);
-  // Reads what the socket has into libpq's buffer. Call when poll says readable.
-  void consume_input();
+  read_status read(std::span<const std::uint8_t>& message) override;
+  void consume_input() override;
+  void send_status(const standby_status& status) override;
+  bool flush() override;
+  int socket() const override;
 
-  void send_status(const standby_status& status);
-  // True while libpq still holds bytes to send (poll for writability then).
-  bool flush();
-
-  int socket() const;
   std::string last_error() const { return pg_error_message(conn_.get()); }
 
+  // The factory streams use: a libpq connection with this conninfo.
+  static replication_source_factory factory(std::string conninfo);
+
  private:
+  // Drives connecting, then sends the queued command: what to wait for, or nullopt
+  // once the command's result can be read.
+  std::optional<wait_for> advance();
+
   pg_conn conn_;
+  // PQconnectPoll's first call waits for the socket to be writable (the connect(2) in
+  // progress has finished): before that it would take a pending connect for done.
+  bool first_poll_ = true;
+  bool connected_ = false;
+  std::string command_;  // sent once connected
+  bool sent_ = false;
+  copy_data buffer_;  // the last message read
 };
 
 }  // namespace deltastream::reader

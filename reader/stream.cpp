@@ -42,32 +42,58 @@ stream::stream(stream_name name, lsn committed, const stream_settings& settings,
 stream::~stream() = default;
 
 void stream::start(std::string_view marker) {
-  auto connection = std::make_unique<replication_connection>(settings_.conninfo);
   // Start from what the consumer acknowledged (the slot's confirmed_flush_lsn at attach,
   // or a later ACK, also one that came while the connection was down): PostgreSQL resends
   // every transaction committed after it and skips those before it, even when its own
   // confirmed_flush_lsn rewound in a crash (it is written to disk only at checkpoints).
-  const lsn from = resume_position();
-  connection->start_replication(name_.str(), from, wal2json_options);
-  connection_ = std::move(connection);
+  start_from_ = resume_position();
+  audience_marker_ = std::string(marker);
+  streaming_ = false;
+  start_wait_.reset();
+  start_deadline_ = clock::now() + settings_.start_timeout;
+  try {
+    connection_ = settings_.connect(name_.str(), start_from_, wal2json_options);
+    advance_start(clock::now(), {});
+  } catch (const pg_error& error) {
+    lose_connection(error.what(), error.sqlstate());
+  }
+}
+
+void stream::advance_start(clock::time_point now, socket_ready ready) {
+  const bool due = !start_wait_ ||
+                   (*start_wait_ == replication_source::wait_for::readable && ready.readable) ||
+                   (*start_wait_ == replication_source::wait_for::writable && ready.writable);
+  if (due) {
+    start_wait_ = connection_->poll_start();
+    if (!start_wait_) return begin_epoch();
+  }
+  if (now >= start_deadline_) {
+    throw pg_error("PostgreSQL did not answer within " +
+                       std::to_string(settings_.start_timeout.count() / 1000) + " s (connect_timeout)",
+                   "08006");
+  }
+}
+
+void stream::begin_epoch() {
+  streaming_ = true;
+  start_failure_.clear();
   epoch_ = epochs_.next();
   seq_ = 0;
-  flushed_ = from;
-  delivered_ = from;  // what this epoch delivered: nothing yet
+  flushed_ = start_from_;
+  delivered_ = start_from_;  // what this epoch delivered: nothing yet
   pending_.reset();
   assembly_ = {};
   gathering_ = false;
   gather_misses_ = 0;
   backoff_.reset();
-  audience_marker_ = std::string(marker);
   awaiting_audience_ = true;
-  module_logger("stream")->info("{}: streaming from {} (epoch {})", name_.str(), from.to_string(),
-                                epoch_);
+  module_logger("stream")->info("{}: streaming from {} (epoch {})", name_.str(),
+                                start_from_.to_string(), epoch_);
   send_status(false);
   check_audience();
   if (awaiting_audience_) {
     module_logger("stream")->info("{}: epoch {} waits for a subscriber{}", name_.str(), epoch_,
-                                  marker.empty() ? "" : " (with its marker subscription)");
+                                  audience_marker_.empty() ? "" : " (with its marker subscription)");
   }
 }
 
@@ -79,17 +105,14 @@ void stream::check_audience() {
   publish_heartbeat();  // subscribers learn the new epoch at once
 }
 
-void stream::step(clock::time_point now, bool readable) {
+void stream::step(clock::time_point now, socket_ready ready) {
   if (!connection_) {
-    if (now < retry_at_ || gone_) return;
-    try {
-      start();
-    } catch (const pg_error& error) {
-      lose_connection(error.what(), error.sqlstate());
-    }
+    if (now >= retry_at_ && !gone_) start();  // a marker is for the attach's start only
     return;
   }
+  bool readable = ready.readable;
   try {
+    if (!streaming_) return advance_start(now, ready);
     // While gathering, or while a message is pending, the socket is not polled for
     // input: `readable` then means an error or a hang-up, which consume_input reports.
     bool waited = false;
@@ -127,9 +150,10 @@ void stream::read_messages(bool after_wait) {
   if (pending_ && !flush_pending()) return;
   bool progressed = false;       // a message was read this turn
   bool since_consume = false;    // ... since libpq last took in the socket's bytes
+  std::span<const std::uint8_t> bytes;
   for (std::size_t count = 0; count < settings_.max_messages_per_turn; ++count) {
-    switch (connection_->read(buffer_)) {
-      case replication_connection::read_status::would_block:
+    switch (connection_->read(bytes)) {
+      case replication_source::read_status::would_block:
         if (!assembly_.open) return;  // between transactions: wait on the socket
         if (since_consume) {
           // libpq takes in one buffer's worth (16 KiB) at a time: more may be queued.
@@ -149,13 +173,13 @@ void stream::read_messages(bool after_wait) {
         }
         start_gathering();
         return;
-      case replication_connection::read_status::ended:
+      case replication_source::read_status::ended:
         throw pg_error("the server ended the replication stream", "");
-      case replication_connection::read_status::message:
+      case replication_source::read_status::message:
         progressed = since_consume = true;
         break;
     }
-    const auto message = parse_copy_data(buffer_.bytes());
+    const auto message = parse_copy_data(bytes);
     if (const auto* alive = std::get_if<keepalive>(&message)) {
       wal_end_ = std::max(wal_end_, alive->wal_end);
       // Idle and fully acknowledged: tell the server at once that its WAL end is
@@ -263,7 +287,7 @@ lsn stream::idle_flush_position() const {
 void stream::send_status(bool reply_requested) {
   last_status_ = clock::now();
   status_due_ = false;
-  if (!connection_) return;
+  if (!connected()) return;
   flushed_ = std::max({flushed_, acked_, idle_flush_position()});  // never backwards
   const standby_status status{std::max(received_, flushed_), flushed_, flushed_,
                               to_pg_time(std::chrono::system_clock::now()), reply_requested};
@@ -281,9 +305,11 @@ void stream::publish_heartbeat() {
 }
 
 void stream::lose_connection(const std::string& reason, const std::string& sqlstate) {
-  const bool was_streaming = connection_ != nullptr;
+  const bool was_streaming = connected();
   if (was_streaming) ++reconnects_;
+  if (!was_streaming) start_failure_ = reason;
   connection_.reset();
+  streaming_ = false;
   pending_.reset();  // never published: START from flushed_ sends it again
   assembly_ = {};
   wants_write_ = false;
@@ -312,7 +338,10 @@ void stream::publish_stream_end(proto::end_code code, const std::string& reason)
 }
 
 void stream::stop(proto::end_code code, const std::string& reason) {
-  if (!connection_) return;
+  if (!connected()) {
+    connection_.reset();  // a start in progress: no epoch began, nobody to tell
+    return;
+  }
   try {
     send_status(false);  // the last ACK reaches PostgreSQL before we go
   } catch (const pg_error& error) {
@@ -325,6 +354,7 @@ void stream::stop(proto::end_code code, const std::string& reason) {
 
 clock::time_point stream::next_deadline() const {
   if (!connection_) return retry_at_;
+  if (!streaming_) return start_deadline_;
   if (status_due_ || more_buffered_) return clock::now();
   if (gathering_) return gather_until_;
   const auto status_at = last_status_ + settings_.status_interval;

@@ -13,14 +13,17 @@
 #include "proto/stream_end.hpp"
 #include "reader/end_outbox.hpp"
 #include "reader/publisher.hpp"
-#include "reader/replication_connection.hpp"
+#include "reader/replication_source.hpp"
 
 namespace deltastream::reader {
 
 using clock = std::chrono::steady_clock;
 
 struct stream_settings {
-  std::string conninfo;
+  replication_source_factory connect;  // a replication connection for a slot
+  // Connecting and START_REPLICATION together: past it, the attempt is given up and
+  // retried with backoff (libpq's connect_timeout does not apply to a non-blocking connect).
+  std::chrono::milliseconds start_timeout{10'000};
   std::chrono::milliseconds status_interval{10'000};
   std::chrono::milliseconds heartbeat_interval{1'000};
   std::size_t max_messages_per_turn = 256;  // fairness between streams in one loop
@@ -54,13 +57,19 @@ class stream {
          end_outbox& ends, epoch_clock& epochs);
   ~stream();
 
-  // Connects and starts replication now; throws pg_error (the caller decides whether
-  // to report it or retry). Each successful start opens a new epoch, whose first frame
-  // waits until a subscriber would receive it (message_sink::reaches, with `marker`).
+  // Starts connecting (never blocks): streaming() once PostgreSQL answered
+  // START_REPLICATION, which opens a new epoch, whose first frame waits until a
+  // subscriber would receive it (message_sink::reaches, with `marker`). A failed start
+  // is retried with backoff, like a lost connection; start_failure() says why.
   void start(std::string_view marker = {});
 
-  // One loop turn: reconnect if due, read what arrived, send status and heartbeats.
-  void step(clock::time_point now, bool readable);
+  // What poll() said of the stream's socket.
+  struct socket_ready {
+    bool readable = false;  // also an error or a hang-up
+    bool writable = false;
+  };
+  // One loop turn: (re)connect if due, read what arrived, send status and heartbeats.
+  void step(clock::time_point now, socket_ready ready);
 
   // An ACK counts only for the epoch it names: the messages it acknowledges were
   // delivered in that epoch, and an epoch that is over may have been replaced by a
@@ -72,13 +81,21 @@ class stream {
   void stop(proto::end_code code, const std::string& reason);
 
   const stream_name& name() const { return name_; }
-  bool connected() const { return connection_ != nullptr; }
+  bool connected() const { return connection_ != nullptr && streaming_; }  // streaming
+  bool starting() const { return connection_ != nullptr && !streaming_; }
+  // Why the last start failed (the stream retries it): empty while none has.
+  const std::string& start_failure() const { return start_failure_; }
   bool gone() const { return gone_; }  // the slot no longer exists: detach it
   int socket() const { return connection_ ? connection_->socket() : -1; }
-  bool wants_write() const { return wants_write_; }
+  bool wants_write() const {
+    return starting() ? start_wait_ == replication_source::wait_for::writable : wants_write_;
+  }
   // False while a message waits for the subscribers, while gathering, or while nobody
   // would receive the epoch's first frame.
-  bool wants_read() const { return !pending_ && !gathering_ && !awaiting_audience_; }
+  bool wants_read() const {
+    if (starting()) return start_wait_ == replication_source::wait_for::readable;
+    return !pending_ && !gathering_ && !awaiting_audience_;
+  }
   bool awaiting_subscriber() const { return connection_ && awaiting_audience_; }
   bool has_pending() const { return pending_.has_value(); }  // waits for the subscribers
   clock::time_point next_deadline() const;
@@ -95,6 +112,8 @@ class stream {
   std::uint64_t reconnects() const { return reconnects_; }
 
  private:
+  void advance_start(clock::time_point now, socket_ready ready);
+  void begin_epoch();
   void read_messages(bool after_wait);
   void start_gathering();
   void handle_xlog_data(const xlog_data& message);
@@ -112,8 +131,12 @@ class stream {
   message_sink& sink_;
   end_outbox& ends_;  // stream_end frames go out even after the stream is gone
   epoch_clock& epochs_;
-  std::unique_ptr<replication_connection> connection_;
-  copy_data buffer_;  // the last message read; its payload is parsed in place
+  std::unique_ptr<replication_source> connection_;
+  bool streaming_ = false;  // START_REPLICATION answered
+  std::optional<replication_source::wait_for> start_wait_;
+  clock::time_point start_deadline_{};
+  lsn start_from_;
+  std::string start_failure_;
 
   std::uint64_t epoch_ = 0;
   std::uint64_t seq_ = 0;

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "common/errors.hpp"
 #include "common/logging.hpp"
@@ -36,9 +35,13 @@ constexpr const char* drop_sql =
 stream_registry::stream_registry(const registry_settings& settings, message_sink& sink,
                                  reply_function reply_later)
     : settings_(settings),
+      stream_settings_(settings.streams),
       sink_(sink),
       reply_later_(std::move(reply_later)),
-      watch_(settings.watch) {}
+      watch_(settings.watch) {
+  stream_settings_.connect = replication_connection::factory(settings.conninfo);
+  stream_settings_.start_timeout = std::chrono::seconds(pg_connect_timeout_seconds(settings.conninfo));
+}
 
 stream_registry::~stream_registry() = default;
 
@@ -75,9 +78,9 @@ std::optional<std::string> stream_registry::dispatch(const proto::control_reques
       if (reply.empty()) return std::nullopt;
       return reply;
     }
-    case proto::control_op::drop: return drop(request);
+    case proto::control_op::drop: return drop(request, ticket);
     case proto::control_op::list: return list(request);
-    case proto::control_op::attach: return attach(request);
+    case proto::control_op::attach: return attach(request, ticket);
     case proto::control_op::detach: return detach(request);
     case proto::control_op::ack: return ack(request);
     case proto::control_op::release: return release(request);
@@ -91,40 +94,48 @@ std::optional<std::string> stream_registry::dispatch(const proto::control_reques
 std::string stream_registry::create(const proto::control_request& request, std::uint64_t ticket) {
   const auto name = request.stream.empty() ? stream_name::generate()
                                            : *stream_name::parse(request.stream);
-  auto connection = std::make_unique<replication_connection>(settings_.streams.conninfo);
-  connection->send_create_slot(name.str(), "wal2json");
-  creates_.push_back({ticket, request.id, name.str(), std::move(connection)});
+  auto connection = std::make_unique<replication_connection>(settings_.conninfo);
+  connection->create_slot(name.str(), "wal2json");
+  const auto wait = std::get<replication_source::wait_for>(connection->poll_create_slot());
+  creates_.push_back({ticket, request.id, name.str(), std::move(connection), wait,
+                      clock::now() + stream_settings_.start_timeout});
   return {};
 }
 
 void stream_registry::finish_creates(const zmq_pollitem_t* results) {
-  for (std::size_t i = 0; i < creates_.size();) {
+  const auto now = clock::now();
+  for (std::size_t i = 0, polled = 0; i < creates_.size(); ++polled) {
     auto& pending = creates_[i];
-    std::string reply;
-    bool done = true;
+    const short wanted = pending.wait == replication_source::wait_for::readable ? ZMQ_POLLIN : ZMQ_POLLOUT;
+    std::optional<std::string> reply;
     try {
-      if (!(results[i].revents & ZMQ_POLLIN)) {
-        done = false;
-      } else if (auto created = pending.connection->poll_create_slot()) {
-        reply = ok_reply(pending.id)
-                    .add("stream", created->slot)
-                    .add("slot", created->slot)
-                    .add("snapshot", created->snapshot)
-                    .add("consistent_point", created->consistent_point.to_string())
-                    .str();
-        module_logger("control")->info("created {} at {} (snapshot {})", created->slot,
-                                       created->consistent_point.to_string(), created->snapshot);
-        snapshots_[pending.name] = {std::move(pending.connection),
-                                    clock::now() + settings_.snapshot_hold};
-      } else {
-        done = false;
+      if (results[polled].revents & (wanted | ZMQ_POLLERR)) {
+        auto outcome = pending.connection->poll_create_slot();
+        if (const auto* created = std::get_if<replication_connection::created_slot>(&outcome)) {
+          reply = ok_reply(pending.id)
+                      .add("stream", created->slot)
+                      .add("slot", created->slot)
+                      .add("snapshot", created->snapshot)
+                      .add("consistent_point", created->consistent_point.to_string())
+                      .str();
+          module_logger("control")->info("created {} at {} (snapshot {})", created->slot,
+                                         created->consistent_point.to_string(), created->snapshot);
+          snapshots_[pending.name] = {std::move(pending.connection), now + settings_.snapshot_hold};
+        } else {
+          pending.wait = std::get<replication_source::wait_for>(outcome);
+        }
+      }
+      if (!reply && now >= pending.deadline) {
+        throw pg_error("PostgreSQL did not answer within " +
+                           std::to_string(stream_settings_.start_timeout.count() / 1000) +
+                           " s (connect_timeout)", "08006");
       }
     } catch (const std::exception& error) {  // pg_error or protocol_error
       module_logger("control")->warn("create {}: {}", pending.name, error.what());
       reply = error_reply(pending.id, refusal_code::postgres, error.what());
     }
-    if (done) {
-      reply_later_(pending.ticket, std::move(reply));
+    if (reply) {
+      reply_later_(pending.ticket, std::move(*reply));
       creates_.erase(creates_.begin() + static_cast<std::ptrdiff_t>(i));
     } else {
       ++i;
@@ -132,7 +143,8 @@ void stream_registry::finish_creates(const zmq_pollitem_t* results) {
   }
 }
 
-std::string stream_registry::drop(const proto::control_request& request) {
+std::optional<std::string> stream_registry::drop(const proto::control_request& request,
+                                                 std::uint64_t ticket) {
   bool was_ours = snapshots_.erase(request.stream) > 0;
   if (auto found = streams_.find(request.stream); found != streams_.end()) {
     remove_stream(found, proto::end_code::dropped, "stream dropped");
@@ -141,24 +153,45 @@ std::string stream_registry::drop(const proto::control_request& request) {
   reported_.erase(request.stream);
   leases_.forget(request.stream);
   // Our walsender needs a moment to exit after we hang up; until then PostgreSQL calls
-  // the slot active (55006). A slot active for someone else is refused at once.
-  const auto give_up = clock::now() + std::chrono::seconds(5);
+  // the slot active (55006), and the drop is tried again from step(), not waited for here.
+  // A slot active for someone else is refused at once.
+  pending_drop drop{ticket, request.id, request.stream,
+                    was_ours ? clock::now() + drop_patience : clock::time_point{}, {}};
+  auto reply = try_drop(drop);
+  if (!reply) drops_.push_back(std::move(drop));
+  return reply;
+}
+
+std::optional<std::string> stream_registry::try_drop(pending_drop& drop) {
   pg_result result;
-  while (true) {
-    try {
-      result = pg_exec(sql(), drop_sql, {request.stream});
-      break;
-    } catch (const pg_error& error) {
-      if (!was_ours || error.sqlstate() != "55006" || clock::now() > give_up) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+  try {
+    result = pg_exec(sql(), drop_sql, {drop.stream});
+  } catch (const pg_error& error) {
+    const auto now = clock::now();
+    if (error.sqlstate() != "55006" || now >= drop.give_up) throw;
+    drop.next_try = now + drop_retry_interval;
+    return std::nullopt;
   }
   if (PQntuples(result.get()) == 0) {
-    return error_reply(request.id, refusal_code::no_such_stream,
-                       "no such stream \"" + request.stream + "\"");
+    return error_reply(drop.id, refusal_code::no_such_stream, "no such stream \"" + drop.stream + "\"");
   }
-  module_logger("control")->info("dropped {}", request.stream);
-  return ok_reply(request.id).add("stream", request.stream).str();
+  module_logger("control")->info("dropped {}", drop.stream);
+  return ok_reply(drop.id).add("stream", drop.stream).str();
+}
+
+void stream_registry::retry_drops(clock::time_point now) {
+  std::erase_if(drops_, [&](pending_drop& drop) {
+    if (now < drop.next_try) return false;
+    std::optional<std::string> reply;
+    try {
+      reply = try_drop(drop);
+    } catch (const pg_error& error) {
+      forget_broken_sql();
+      reply = error_reply(drop.id, refusal_code::postgres, error.what());
+    }
+    if (reply) reply_later_(drop.ticket, std::move(*reply));
+    return reply.has_value();
+  });
 }
 
 std::string stream_registry::list(const proto::control_request& request) {
@@ -179,6 +212,7 @@ std::string stream_registry::list(const proto::control_request& request) {
           .add("seq", attached->second->seq())
           .add("acked_lsn", attached->second->acked().to_string())
           .add("delivered_lsn", attached->second->delivered().to_string())
+          .add("streaming", attached->second->connected())
           .add("awaiting_subscriber", attached->second->awaiting_subscriber())
           .add("held_back", attached->second->has_pending())
           .add("last_ack_age_ms", static_cast<std::int64_t>(
@@ -194,42 +228,52 @@ std::string stream_registry::list(const proto::control_request& request) {
   return ok_reply(request.id).raw("streams", items).str();
 }
 
-std::string stream_registry::attach(const proto::control_request& request) {
-  const auto now = clock::now();
-  if (!request.consumer.empty()) {
-    if (const auto refused = leases_.check(request.stream, request.consumer, request.takeover, now)) {
-      return proto::refusal(request.id, refusal_code::conflict,
-                            "stream \"" + request.stream + "\" already has a consumer (" +
-                                refused->holder + ")")
-          .add("conflict", true)
-          .add("retry_after_ms", static_cast<std::uint64_t>(refused->retry_after.count()))
-          .str();
-    }
-  }
+std::optional<std::string> stream_registry::attach(const proto::control_request& request,
+                                                   std::uint64_t ticket) {
+  if (const auto refused = lease_refusal(request)) return refused;
   auto found = streams_.find(request.stream);
-  std::optional<std::uint64_t> ended_epoch;
-  if (found == streams_.end() || request.restart) {
-    // The slot is checked and streaming started before the lease is granted: an attach
-    // that fails locks nobody out.
-    const auto name = *stream_name::parse(request.stream);
-    auto committed = committed_position(name);
-    if (!committed) {
-      return error_reply(request.id, refusal_code::no_such_stream,
-                         "no such stream \"" + request.stream + "\"");
-    }
-    if (found != streams_.end()) {
-      ended_epoch = found->second->epoch();
-      remove_stream(found, proto::end_code::restarted, "restarted by attach");
-    }
-    if (auto known = reported_.find(request.stream); known != reported_.end()) {
-      committed = std::max(*committed, known->second);
-    }
-    auto attached = std::make_unique<stream>(name, *committed, settings_.streams, sink_, ends_, epochs_);
-    attached->start(request.marker);  // errors reach the caller; the stream retries later losses
-    found = streams_.insert_or_assign(request.stream, std::move(attached)).first;
+  if (found != streams_.end() && !request.restart) {
+    if (!found->second->starting()) return grant_attach(request, *found->second, std::nullopt);
+    attaches_.push_back({ticket, request, found->second, std::nullopt, false});
+    return std::nullopt;  // it joins once PostgreSQL answered
   }
-  if (!request.consumer.empty()) leases_.grant(request.stream, request.consumer, now);
-  const auto& current = *found->second;
+  // The slot is checked and streaming started before the lease is granted: an attach
+  // that fails locks nobody out.
+  const auto name = *stream_name::parse(request.stream);
+  auto committed = committed_position(name);
+  if (!committed) {
+    return error_reply(request.id, refusal_code::no_such_stream,
+                       "no such stream \"" + request.stream + "\"");
+  }
+  std::optional<std::uint64_t> ended_epoch;
+  if (found != streams_.end()) {
+    ended_epoch = found->second->epoch();
+    remove_stream(found, proto::end_code::restarted, "restarted by attach");
+  }
+  if (auto known = reported_.find(request.stream); known != reported_.end()) {
+    committed = std::max(*committed, known->second);
+  }
+  auto attached = std::make_shared<stream>(name, *committed, stream_settings_, sink_, ends_, epochs_);
+  attached->start(request.marker);  // never blocks: the reply waits for PostgreSQL's answer
+  attaches_.push_back({ticket, request, attached, ended_epoch, true});
+  streams_[request.stream] = std::move(attached);
+  return std::nullopt;
+}
+
+std::optional<std::string> stream_registry::lease_refusal(const proto::control_request& request) {
+  if (request.consumer.empty()) return std::nullopt;
+  const auto refused = leases_.check(request.stream, request.consumer, request.takeover, clock::now());
+  if (!refused) return std::nullopt;
+  return proto::refusal(request.id, refusal_code::conflict,
+                        "stream \"" + request.stream + "\" already has a consumer (" + refused->holder + ")")
+      .add("conflict", true)
+      .add("retry_after_ms", static_cast<std::uint64_t>(refused->retry_after.count()))
+      .str();
+}
+
+std::string stream_registry::grant_attach(const proto::control_request& request, const stream& current,
+                                          std::optional<std::uint64_t> ended_epoch) {
+  if (!request.consumer.empty()) leases_.grant(request.stream, request.consumer, clock::now());
   auto reply = ok_reply(request.id);
   reply.add("stream", request.stream)
       .add("epoch", current.epoch())
@@ -237,6 +281,32 @@ std::string stream_registry::attach(const proto::control_request& request) {
       .add("start_lsn", current.acked().to_string());
   if (ended_epoch) reply.add("ended_epoch", *ended_epoch);
   return reply.str();
+}
+
+void stream_registry::finish_attaches() {
+  std::erase_if(attaches_, [this](const pending_attach& pending) {
+    const auto found = streams_.find(pending.request.stream);
+    const auto target = pending.target.lock();
+    const bool same = target && found != streams_.end() && found->second == target;
+    if (same && target->starting()) return false;  // PostgreSQL has not answered yet
+    std::string reply;
+    if (!same) {
+      reply = error_reply(pending.request.id, refusal_code::not_attached,
+                          "stream \"" + pending.request.stream +
+                              "\" was detached, dropped or restarted by another attach meanwhile");
+    } else if (target->connected()) {
+      // Checked again: another consumer may have been granted the stream meanwhile.
+      auto refused = lease_refusal(pending.request);
+      reply = refused ? std::move(*refused) : grant_attach(pending.request, *target, pending.ended_epoch);
+    } else {
+      const auto& failure = target->start_failure();
+      module_logger("control")->warn("attach {}: {}", pending.request.stream, failure);
+      reply = error_reply(pending.request.id, refusal_code::postgres, failure);
+      if (pending.created) streams_.erase(found);  // it never streamed: no epoch to end
+    }
+    reply_later_(pending.ticket, std::move(reply));
+    return true;
+  });
 }
 
 std::string stream_registry::detach(const proto::control_request& request) {
@@ -335,7 +405,8 @@ void stream_registry::add_poll_items(std::vector<zmq_pollitem_t>& items) const {
     items.push_back({nullptr, current->socket(), events, 0});
   }
   for (const auto& pending : creates_) {
-    items.push_back({nullptr, pending.connection->socket(), ZMQ_POLLIN, 0});
+    const short events = pending.wait == replication_source::wait_for::readable ? ZMQ_POLLIN : ZMQ_POLLOUT;
+    items.push_back({nullptr, pending.connection->socket(), events, 0});
   }
 }
 
@@ -346,10 +417,13 @@ void stream_registry::step(clock::time_point now, const zmq_pollitem_t* results)
     // An error or hang-up counts as readable even where input was not polled for (a
     // message pending, or gathering): reading is what notices it, and poll() would
     // report it again at once, spinning the loop.
-    current->step(now, (results[index++].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) != 0);
+    const auto revents = results[index++].revents;
+    current->step(now, {(revents & (ZMQ_POLLIN | ZMQ_POLLERR)) != 0, (revents & ZMQ_POLLOUT) != 0});
   }
+  finish_attaches();
   std::erase_if(streams_, [](const auto& entry) { return entry.second->gone(); });
   finish_creates(results + index);
+  retry_drops(now);
   expire_snapshots(now);
   if (now >= next_watch_) {
     next_watch_ = now + settings_.watch_interval;
@@ -361,6 +435,7 @@ clock::time_point stream_registry::next_deadline(clock::time_point now) const {
   auto deadline = now + std::chrono::seconds(1);
   for (const auto& [name, current] : streams_) deadline = std::min(deadline, current->next_deadline());
   for (const auto& [name, holder] : snapshots_) deadline = std::min(deadline, holder.expires);
+  for (const auto& drop : drops_) deadline = std::min(deadline, drop.next_try);
   return deadline;
 }
 
@@ -415,7 +490,7 @@ void stream_registry::expire_snapshots(clock::time_point now) {
   });
 }
 
-void stream_registry::remove_stream(std::map<std::string, std::unique_ptr<stream>>::iterator found,
+void stream_registry::remove_stream(std::map<std::string, std::shared_ptr<stream>>::iterator found,
                                     proto::end_code code, const std::string& reason) {
   found->second->stop(code, reason);
   reported_[found->first] = found->second->resume_position();
@@ -437,7 +512,7 @@ std::optional<lsn> stream_registry::committed_position(const stream_name& name) 
 }
 
 PGconn* stream_registry::sql() {
-  if (!sql_) sql_ = pg_connect(settings_.streams.conninfo, connection_kind::sql);
+  if (!sql_) sql_ = pg_connect(settings_.conninfo, connection_kind::sql);
   return sql_.get();
 }
 

@@ -2,8 +2,9 @@
 """At-least-once under faults: a writer commits numbered rows while a WebSocket consumer
 streams them through the real gateway and reader and ACKs at random points; meanwhile the
 reader and the gateway are killed (SIGKILL) and restarted, PostgreSQL is restarted
-(immediate stop) and the client's connection is cut. At the end every committed row must
-have arrived. Exit status 0 when nothing is missing.
+(immediate stop), the client's connection is cut, and a second connection takes the
+stream over (&takeover=true) while the first is sending an ACK. At the end every
+committed row must have arrived. Exit status 0 when nothing is missing.
 
   fault_run.py --duration 40 --seed 1234     (needs PGTEST_DSN, PGTEST_CLUSTER and the
                                               binaries: see tests/fault/run.sh)
@@ -65,54 +66,97 @@ class Consumer:
         self.window_before_last_ack = 0
         self.duplicate_bound = 0
         self.reconnects = 0
+        self.takeovers = 0
         self.error_frames = 0
+        self.acked_rows = set()  # rows of messages up to the last ACK sent
+        self.unacked_rows = []   # rows received since
+        self.acked_again = 0     # rows that arrived again after their ACK was sent
         self.cut = asyncio.Event()
+        self.take_over = asyncio.Event()
         self.done = False
 
     async def run(self, gateway, slot):
+        url = f"ws://127.0.0.1:{gateway.port}/v1/lr/stream?slotName={slot}"
+        successor = None
         while not self.done:
             try:
-                async with websockets.connect(
-                        f"ws://127.0.0.1:{gateway.port}/v1/lr/stream?slotName={slot}",
-                        open_timeout=15, max_size=None) as ws:
-                    await self.consume(ws)
+                if successor is None:
+                    successor = asyncio.ensure_future(websockets.connect(url, open_timeout=15, max_size=None))
+                ws = await successor
+                successor = None
+                try:
+                    successor = await self.consume(ws, url)
+                finally:
+                    await ws.close()
             except (OSError, asyncio.TimeoutError, websockets.WebSocketException):
-                pass
+                if successor is not None and not successor.done():
+                    successor.cancel()
+                successor = None
             if self.done:
                 return
             # Whatever arrives again must come from after the last ACK that reached
             # PostgreSQL: at most the messages since the ACK before the last one.
             self.duplicate_bound += self.messages_since_ack + self.window_before_last_ack
+            if successor is not None:  # taken over by our own second connection
+                self.takeovers += 1
+                continue
             self.reconnects += 1
             await asyncio.sleep(0.2)
 
-    async def consume(self, ws):
+    async def consume(self, ws, url):
+        """Until the connection ends; returns the connection that takes it over, if any."""
         self.cut.clear()
+        self.take_over.clear()
+        last = None
         while not self.done:
             recv = asyncio.ensure_future(ws.recv())
             cut = asyncio.ensure_future(self.cut.wait())
-            finished, _ = await asyncio.wait({recv, cut}, timeout=1.0,
+            take_over = asyncio.ensure_future(self.take_over.wait())
+            finished, _ = await asyncio.wait({recv, cut, take_over}, timeout=1.0,
                                              return_when=asyncio.FIRST_COMPLETED)
             cut.cancel()
+            take_over.cancel()
+            if take_over in finished:
+                recv.cancel()
+                # A second connection takes the stream over while this one's ACK is on
+                # its way: the ACK must not skip what the successor has not seen.
+                successor = asyncio.ensure_future(websockets.connect(
+                    url + "&takeover=true", open_timeout=15, max_size=None))
+                if last is not None:
+                    try:
+                        await ws.send(json.dumps({"lsn": last["nextlsn"]}))
+                        self.note_ack()
+                    except websockets.ConnectionClosed:
+                        pass  # closed meanwhile: the ACK did not go out
+                return successor
             if cut in finished or not finished:
                 recv.cancel()
                 if cut in finished:  # the client's connection is cut, no close handshake
                     ws.transport.abort()
-                    return
+                    return None
                 continue
             message = json.loads(recv.result())
             if "error" in message:
                 self.error_frames += 1
                 continue
+            last = message
             for change in message["change"]:
                 if change["table"] == TABLE and change["kind"] == "insert":
                     row = change["columnvalues"][0]
                     self.received[row] = self.received.get(row, 0) + 1
+                    self.acked_again += row in self.acked_rows
+                    self.unacked_rows.append(row)
             self.messages_since_ack += 1
             if self.rng.random() < self.ack_probability:
                 await ws.send(json.dumps({"lsn": message["nextlsn"]}))
-                self.window_before_last_ack = self.messages_since_ack
-                self.messages_since_ack = 0
+                self.note_ack()
+        return None
+
+    def note_ack(self):
+        self.acked_rows.update(self.unacked_rows)
+        self.unacked_rows = []
+        self.window_before_last_ack = self.messages_since_ack
+        self.messages_since_ack = 0
 
 
 async def main():
@@ -132,7 +176,8 @@ async def main():
     reader = Reader("--status-interval", "1")
     gateway = Gateway(reader)
     slot = gateway.init()
-    faults = {"kill -9 reader": 0, "kill -9 gateway": 0, "restart PostgreSQL": 0, "cut client": 0}
+    faults = {"kill -9 reader": 0, "kill -9 gateway": 0, "restart PostgreSQL": 0, "cut client": 0,
+              "take over": 0}
     consumer = Consumer(random.Random(seed + 1), ack_probability=0.3)
     writer = Writer(args.rate)
     task = asyncio.ensure_future(consumer.run(gateway, slot))
@@ -162,6 +207,8 @@ async def main():
                 gateway.start()
             elif fault == "restart PostgreSQL":
                 await asyncio.get_running_loop().run_in_executor(None, cluster, "restart")
+            elif fault == "take over":
+                consumer.take_over.set()
             else:
                 consumer.cut.set()
         writer.stop.set()
@@ -188,7 +235,11 @@ async def main():
     print(f"faults injected: {sum(faults.values())} ({', '.join(f'{k}: {v}' for k, v in faults.items())})")
     print(f"rows committed: {len(committed)}, received: {len(consumer.received)}, "
           f"missing: {len(missing)}, duplicates: {duplicates} (bound from un-ACKed windows: "
-          f"{bound}), reconnects: {consumer.reconnects}, error frames: {consumer.error_frames}")
+          f"{bound}), reconnects: {consumer.reconnects}, takeovers: {consumer.takeovers}, "
+          f"error frames: {consumer.error_frames}")
+    # An ACK sent is not always an ACK taken: one in flight when the gateway or the
+    # reader is killed, or the connection cut, never reached PostgreSQL.
+    print(f"rows received again after their ACK was sent: {consumer.acked_again}")
     if missing:
         print(f"MISSING rows (first 20): {missing[:20]}")
     sql(f"DROP TABLE IF EXISTS {TABLE}")

@@ -48,7 +48,7 @@ struct running_pair {
   running_pair() {
     reader_options.control_endpoint = "tcp://127.0.0.1:*";
     reader_options.publish_endpoint = "tcp://127.0.0.1:*";
-    reader_options.registry.streams.conninfo = test_dsn();
+    reader_options.registry.conninfo = test_dsn();
     reader = std::make_unique<reader::reader_service>(zmq, reader_options);
     reader_thread = std::thread([this] { reader->run(reader_stop); });
     gateway_options.conninfo = test_dsn();

@@ -80,7 +80,8 @@ def free_port():
 class Reader:
     """deltastream-reader as a child process on fixed free ports (so a restart keeps them)."""
 
-    def __init__(self, *extra):
+    def __init__(self, *extra, pg=None):
+        self.pg = pg or dsn()
         self.binary = os.environ.get("DELTASTREAM_READER_BIN")
         if not self.binary:
             raise RuntimeError("DELTASTREAM_READER_BIN is not set")
@@ -92,7 +93,7 @@ class Reader:
         self.start()
 
     def start(self):
-        args = [self.binary, "--pg", dsn(), "--control", self.control, "--publish", self.publish,
+        args = [self.binary, "--pg", self.pg, "--control", self.control, "--publish", self.publish,
                 "--log-level", "debug", *self.extra]
         self.process = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         with Control(self.control) as control:  # ready once it answers
