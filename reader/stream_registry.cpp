@@ -16,20 +16,6 @@ using proto::error_reply;
 using proto::ok_reply;
 using proto::refusal_code;
 
-// Only our slots: logical, wal2json, in this database, named delta_*.
-constexpr const char* list_sql =
-    "SELECT slot_name, confirmed_flush_lsn::text, "
-    "       COALESCE((pg_current_wal_lsn() - confirmed_flush_lsn)::bigint, 0), active "
-    "FROM pg_replication_slots "
-    "WHERE database = current_database() AND slot_type = 'logical' AND plugin = 'wal2json' "
-    "  AND starts_with(slot_name, 'delta_') ORDER BY slot_name";
-constexpr const char* committed_sql =
-    "SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
-    "WHERE slot_name = $1 AND database = current_database() AND plugin = 'wal2json'";
-constexpr const char* drop_sql =
-    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-    "WHERE slot_name = $1 AND database = current_database() AND plugin = 'wal2json'";
-
 }  // namespace
 
 stream_registry::stream_registry(const registry_settings& settings, message_sink& sink,
@@ -38,6 +24,10 @@ stream_registry::stream_registry(const registry_settings& settings, message_sink
       stream_settings_(settings.streams),
       sink_(sink),
       reply_later_(std::move(reply_later)),
+      catalog_(settings.conninfo),
+      drops_(catalog_),
+      creations_(settings.conninfo, settings.snapshot_hold,
+                 std::chrono::seconds(pg_connect_timeout_seconds(settings.conninfo))),
       watch_(settings.watch) {
   stream_settings_.connect = replication_connection::factory(settings.conninfo);
   stream_settings_.start_timeout = std::chrono::seconds(pg_connect_timeout_seconds(settings.conninfo));
@@ -59,7 +49,7 @@ std::optional<std::string> stream_registry::handle(const proto::control_request&
     } catch (const pg_error& error) {
       // The SQL connection had died since its last use (PostgreSQL restarted): one
       // retry on a new connection, so that the first request after a restart works.
-      if (forget_broken_sql() && attempt == 0 && request.op != proto::control_op::create) {
+      if (catalog_.forget_if_broken() && attempt == 0 && request.op != proto::control_op::create) {
         module_logger("control")->info("SQL connection lost ({}); reconnecting", error.what());
         continue;
       }
@@ -74,9 +64,9 @@ std::optional<std::string> stream_registry::dispatch(const proto::control_reques
                                                      std::uint64_t ticket) {
   switch (request.op) {
     case proto::control_op::create: {
-      auto reply = create(request, ticket);
-      if (reply.empty()) return std::nullopt;
-      return reply;
+      const auto name = request.stream.empty() ? stream_name::generate() : *stream_name::parse(request.stream);
+      creations_.create(name, request.id, ticket);
+      return std::nullopt;  // answered from step(), once PostgreSQL has
     }
     case proto::control_op::drop: return drop(request, ticket);
     case proto::control_op::list: return list(request);
@@ -91,121 +81,29 @@ std::optional<std::string> stream_registry::dispatch(const proto::control_reques
   return error_reply(request.id, refusal_code::bad_request, "unhandled op");
 }
 
-std::string stream_registry::create(const proto::control_request& request, std::uint64_t ticket) {
-  const auto name = request.stream.empty() ? stream_name::generate()
-                                           : *stream_name::parse(request.stream);
-  auto connection = std::make_unique<replication_connection>(settings_.conninfo);
-  connection->create_slot(name.str(), "wal2json");
-  const auto wait = std::get<replication_source::wait_for>(connection->poll_create_slot());
-  creates_.push_back({ticket, request.id, name.str(), std::move(connection), wait,
-                      clock::now() + stream_settings_.start_timeout});
-  return {};
-}
-
-void stream_registry::finish_creates(const zmq_pollitem_t* results) {
-  const auto now = clock::now();
-  for (std::size_t i = 0, polled = 0; i < creates_.size(); ++polled) {
-    auto& pending = creates_[i];
-    const short wanted = pending.wait == replication_source::wait_for::readable ? ZMQ_POLLIN : ZMQ_POLLOUT;
-    std::optional<std::string> reply;
-    try {
-      if (results[polled].revents & (wanted | ZMQ_POLLERR)) {
-        auto outcome = pending.connection->poll_create_slot();
-        if (const auto* created = std::get_if<replication_connection::created_slot>(&outcome)) {
-          reply = ok_reply(pending.id)
-                      .add("stream", created->slot)
-                      .add("slot", created->slot)
-                      .add("snapshot", created->snapshot)
-                      .add("consistent_point", created->consistent_point.to_string())
-                      .str();
-          module_logger("control")->info("created {} at {} (snapshot {})", created->slot,
-                                         created->consistent_point.to_string(), created->snapshot);
-          snapshots_[pending.name] = {std::move(pending.connection), now + settings_.snapshot_hold};
-        } else {
-          pending.wait = std::get<replication_source::wait_for>(outcome);
-        }
-      }
-      if (!reply && now >= pending.deadline) {
-        throw pg_error("PostgreSQL did not answer within " +
-                           std::to_string(stream_settings_.start_timeout.count() / 1000) +
-                           " s (connect_timeout)", "08006");
-      }
-    } catch (const std::exception& error) {  // pg_error or protocol_error
-      module_logger("control")->warn("create {}: {}", pending.name, error.what());
-      reply = error_reply(pending.id, refusal_code::postgres, error.what());
-    }
-    if (reply) {
-      reply_later_(pending.ticket, std::move(*reply));
-      creates_.erase(creates_.begin() + static_cast<std::ptrdiff_t>(i));
-    } else {
-      ++i;
-    }
-  }
-}
-
 std::optional<std::string> stream_registry::drop(const proto::control_request& request,
                                                  std::uint64_t ticket) {
-  bool was_ours = snapshots_.erase(request.stream) > 0;
+  bool ours = creations_.release(request.stream);
   if (auto found = streams_.find(request.stream); found != streams_.end()) {
     remove_stream(found, proto::end_code::dropped, "stream dropped");
-    was_ours = true;
+    ours = true;
   }
   reported_.erase(request.stream);
   leases_.forget(request.stream);
-  // Our walsender needs a moment to exit after we hang up; until then PostgreSQL calls
-  // the slot active (55006), and the drop is tried again from step(), not waited for here.
-  // A slot active for someone else is refused at once.
-  pending_drop drop{ticket, request.id, request.stream,
-                    was_ours ? clock::now() + drop_patience : clock::time_point{}, {}};
-  auto reply = try_drop(drop);
-  if (!reply) drops_.push_back(std::move(drop));
-  return reply;
-}
-
-std::optional<std::string> stream_registry::try_drop(pending_drop& drop) {
-  pg_result result;
-  try {
-    result = pg_exec(sql(), drop_sql, {drop.stream});
-  } catch (const pg_error& error) {
-    const auto now = clock::now();
-    if (error.sqlstate() != "55006" || now >= drop.give_up) throw;
-    drop.next_try = now + drop_retry_interval;
-    return std::nullopt;
-  }
-  if (PQntuples(result.get()) == 0) {
-    return error_reply(drop.id, refusal_code::no_such_stream, "no such stream \"" + drop.stream + "\"");
-  }
-  module_logger("control")->info("dropped {}", drop.stream);
-  return ok_reply(drop.id).add("stream", drop.stream).str();
-}
-
-void stream_registry::retry_drops(clock::time_point now) {
-  std::erase_if(drops_, [&](pending_drop& drop) {
-    if (now < drop.next_try) return false;
-    std::optional<std::string> reply;
-    try {
-      reply = try_drop(drop);
-    } catch (const pg_error& error) {
-      forget_broken_sql();
-      reply = error_reply(drop.id, refusal_code::postgres, error.what());
-    }
-    if (reply) reply_later_(drop.ticket, std::move(*reply));
-    return reply.has_value();
-  });
+  return drops_.drop(request.stream, request.id, ticket,
+                     ours ? slot_drops::owner::ours : slot_drops::owner::anyone);
 }
 
 std::string stream_registry::list(const proto::control_request& request) {
-  auto result = pg_exec(sql(), list_sql, {});
   std::string items = "[";
-  for (int row = 0; row < PQntuples(result.get()); ++row) {
-    const std::string name = PQgetvalue(result.get(), row, 0);
+  for (const auto& slot : catalog_.list()) {
     json_object item;
-    item.add("stream", name)
-        .add("confirmed_flush_lsn", PQgetvalue(result.get(), row, 1))
-        .add("lag_bytes", static_cast<std::int64_t>(std::stoll(PQgetvalue(result.get(), row, 2))))
-        .add("active", std::string_view(PQgetvalue(result.get(), row, 3)) == "t")
-        .add("lag_warning", watch_.lagging(name));
-    const auto attached = streams_.find(name);
+    item.add("stream", slot.name)
+        .add("confirmed_flush_lsn", slot.confirmed_flush_lsn)
+        .add("lag_bytes", slot.lag_bytes)
+        .add("active", slot.active)
+        .add("lag_warning", watch_.lagging(slot.name));
+    const auto attached = streams_.find(slot.name);
     item.add("attached", attached != streams_.end());
     if (attached != streams_.end()) {
       item.add("epoch", attached->second->epoch())
@@ -240,7 +138,8 @@ std::optional<std::string> stream_registry::attach(const proto::control_request&
   // The slot is checked and streaming started before the lease is granted: an attach
   // that fails locks nobody out.
   const auto name = *stream_name::parse(request.stream);
-  auto committed = committed_position(name);
+  // A drop under way (its walsender still exiting) has made the stream gone already.
+  auto committed = drops_.dropping(request.stream) ? std::nullopt : catalog_.committed_position(name);
   if (!committed) {
     return error_reply(request.id, refusal_code::no_such_stream,
                        "no such stream \"" + request.stream + "\"");
@@ -368,7 +267,7 @@ std::string stream_registry::ack(const proto::control_request& request) {
 }
 
 std::string stream_registry::release(const proto::control_request& request) {
-  if (snapshots_.erase(request.stream) == 0) {
+  if (!creations_.release(request.stream)) {
     return error_reply(request.id, refusal_code::no_snapshot,
                        "no snapshot is held for \"" + request.stream + "\"");
   }
@@ -382,17 +281,10 @@ std::string stream_registry::status(const proto::control_request& request) {
     append_json_string(attached, name);
   }
   attached.push_back(']');
-  bool postgres_up = true;
-  try {
-    pg_exec(sql(), "SELECT 1", {});
-  } catch (const pg_error&) {
-    forget_broken_sql();
-    postgres_up = false;
-  }
   return ok_reply(request.id)
       .add("instance", settings_.instance)
       .add("pid", static_cast<std::int64_t>(getpid()))
-      .add("postgres", postgres_up)
+      .add("postgres", catalog_.reachable())
       .raw("attached", attached)
       .str();
 }
@@ -404,10 +296,7 @@ void stream_registry::add_poll_items(std::vector<zmq_pollitem_t>& items) const {
     // A disconnected stream polls fd -1, which poll() ignores.
     items.push_back({nullptr, current->socket(), events, 0});
   }
-  for (const auto& pending : creates_) {
-    const short events = pending.wait == replication_source::wait_for::readable ? ZMQ_POLLIN : ZMQ_POLLOUT;
-    items.push_back({nullptr, pending.connection->socket(), events, 0});
-  }
+  creations_.add_poll_items(items);
 }
 
 void stream_registry::step(clock::time_point now, const zmq_pollitem_t* results) {
@@ -422,9 +311,8 @@ void stream_registry::step(clock::time_point now, const zmq_pollitem_t* results)
   }
   finish_attaches();
   std::erase_if(streams_, [](const auto& entry) { return entry.second->gone(); });
-  finish_creates(results + index);
-  retry_drops(now);
-  expire_snapshots(now);
+  creations_.step(now, results + index, reply_later_);
+  drops_.retry(now, reply_later_);
   if (now >= next_watch_) {
     next_watch_ = now + settings_.watch_interval;
     watch_slots(now);
@@ -434,8 +322,8 @@ void stream_registry::step(clock::time_point now, const zmq_pollitem_t* results)
 clock::time_point stream_registry::next_deadline(clock::time_point now) const {
   auto deadline = now + std::chrono::seconds(1);
   for (const auto& [name, current] : streams_) deadline = std::min(deadline, current->next_deadline());
-  for (const auto& [name, holder] : snapshots_) deadline = std::min(deadline, holder.expires);
-  for (const auto& drop : drops_) deadline = std::min(deadline, drop.next_try);
+  deadline = creations_.next_deadline(deadline);
+  deadline = drops_.next_deadline(deadline);
   return deadline;
 }
 
@@ -453,15 +341,12 @@ void stream_registry::watch_slots(clock::time_point now) {
   }
   std::vector<slot_watch::slot> slots;
   try {
-    auto result = pg_exec(sql(), list_sql, {});
-    for (int row = 0; row < PQntuples(result.get()); ++row) {
-      const std::string name = PQgetvalue(result.get(), row, 0);
-      const bool active = std::string_view(PQgetvalue(result.get(), row, 3)) == "t";
-      slots.push_back({name, std::stoll(PQgetvalue(result.get(), row, 2)),
-                       active || streams_.count(name) > 0 || snapshots_.count(name) > 0});
+    for (const auto& slot : catalog_.list()) {
+      slots.push_back({slot.name, slot.lag_bytes,
+                       slot.active || streams_.contains(slot.name) || creations_.holds_snapshot(slot.name)});
     }
   } catch (const pg_error& error) {
-    forget_broken_sql();  // PostgreSQL is away: the streams say so; look again later
+    catalog_.forget_if_broken();  // PostgreSQL is away: the streams say so; look again later
     module_logger("control")->debug("slot check: {}", error.what());
     return;
   }
@@ -482,14 +367,6 @@ void stream_registry::watch_slots(clock::time_point now) {
   }
 }
 
-void stream_registry::expire_snapshots(clock::time_point now) {
-  std::erase_if(snapshots_, [now](const auto& entry) {
-    if (entry.second.expires > now) return false;
-    module_logger("control")->info("{}: released the exported snapshot (held too long)", entry.first);
-    return true;
-  });
-}
-
 void stream_registry::remove_stream(std::map<std::string, std::shared_ptr<stream>>::iterator found,
                                     proto::end_code code, const std::string& reason) {
   found->second->stop(code, reason);
@@ -500,26 +377,7 @@ void stream_registry::remove_stream(std::map<std::string, std::shared_ptr<stream
 void stream_registry::stop_all(const std::string& reason) {
   for (auto& [name, current] : streams_) current->stop(proto::end_code::shutdown, reason);
   streams_.clear();
-  snapshots_.clear();
-  creates_.clear();
-}
-
-std::optional<lsn> stream_registry::committed_position(const stream_name& name) {
-  auto result = pg_exec(sql(), committed_sql, {name.str()});
-  if (PQntuples(result.get()) == 0) return std::nullopt;
-  if (PQgetisnull(result.get(), 0, 0)) return lsn{};
-  return lsn::parse(PQgetvalue(result.get(), 0, 0));
-}
-
-PGconn* stream_registry::sql() {
-  if (!sql_) sql_ = pg_connect(settings_.conninfo, connection_kind::sql);
-  return sql_.get();
-}
-
-bool stream_registry::forget_broken_sql() {
-  if (!sql_ || PQstatus(sql_.get()) == CONNECTION_OK) return false;
-  sql_.reset();
-  return true;
+  creations_.clear();
 }
 
 }  // namespace deltastream::reader

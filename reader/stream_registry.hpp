@@ -14,7 +14,9 @@
 #include "common/pg_connection.hpp"
 #include "proto/control_message.hpp"
 #include "reader/consumer_leases.hpp"
-#include "reader/replication_connection.hpp"
+#include "reader/slot_catalog.hpp"
+#include "reader/slot_creations.hpp"
+#include "reader/slot_drops.hpp"
 #include "reader/slot_watch.hpp"
 #include "reader/stream.hpp"
 
@@ -29,10 +31,11 @@ struct registry_settings {
   std::chrono::seconds watch_interval{5};
 };
 
-// The reader's streams and slots: carries out control requests (create, drop, list,
-// attach, detach, ack, release, status) and steps every attached stream. Owns the
-// replication connections, the connections that hold exported snapshots, and one
-// ordinary SQL connection for catalog queries (always parameterised).
+// The reader's streams: carries out control requests (create, drop, list, attach,
+// detach, ack, hold, unhold, release, status) and steps every attached stream, with the
+// slot catalog (SQL), slot creations and snapshots, slot drops, consumer leases and the
+// slot watch as its parts. A request that waits for PostgreSQL is answered later
+// (reply_later), never waited for.
 class stream_registry {
  public:
   using reply_function = std::function<void(std::uint64_t ticket, std::string reply)>;
@@ -54,7 +57,6 @@ class stream_registry {
 
  private:
   std::optional<std::string> dispatch(const proto::control_request& request, std::uint64_t ticket);
-  std::string create(const proto::control_request& request, std::uint64_t ticket);
   std::optional<std::string> drop(const proto::control_request& request, std::uint64_t ticket);
   std::string list(const proto::control_request& request);
   std::optional<std::string> attach(const proto::control_request& request, std::uint64_t ticket);
@@ -69,15 +71,9 @@ class stream_registry {
   std::string hold(const proto::control_request& request);
   std::string unhold(const proto::control_request& request);
 
-  void finish_creates(const zmq_pollitem_t* results);
-  void expire_snapshots(clock::time_point now);
   void watch_slots(clock::time_point now);
-  std::optional<lsn> committed_position(const stream_name& name);
   void remove_stream(std::map<std::string, std::shared_ptr<stream>>::iterator found,
                      proto::end_code code, const std::string& reason);
-  PGconn* sql();
-  // Drops the SQL connection if it is broken; true if it was.
-  bool forget_broken_sql();
 
   const registry_settings& settings_;
   stream_settings stream_settings_;  // settings_.streams, connecting with settings_.conninfo
@@ -85,7 +81,9 @@ class stream_registry {
   reply_function reply_later_;
   epoch_clock epochs_;
   end_outbox ends_;
-  pg_conn sql_;
+  slot_catalog catalog_;
+  slot_drops drops_;
+  slot_creations creations_;
   std::map<std::string, std::shared_ptr<stream>> streams_;
   // The flush position each stream last reported, kept across detach and re-attach:
   // after a PostgreSQL crash the slot's confirmed_flush_lsn rewinds to its last
@@ -94,23 +92,6 @@ class stream_registry {
   consumer_leases leases_;
   slot_watch watch_;
   clock::time_point next_watch_{};
-
-  // An exported snapshot lives while the connection that created the slot stays idle.
-  struct snapshot_holder {
-    std::unique_ptr<replication_connection> connection;
-    clock::time_point expires;
-  };
-  std::map<std::string, snapshot_holder> snapshots_;
-
-  struct pending_create {
-    std::uint64_t ticket;
-    std::string id;
-    std::string name;
-    std::unique_ptr<replication_connection> connection;
-    replication_source::wait_for wait = replication_source::wait_for::writable;
-    clock::time_point deadline;
-  };
-  std::vector<pending_create> creates_;
 
   // Attaches that wait for PostgreSQL to answer START_REPLICATION.
   struct pending_attach {
@@ -121,20 +102,6 @@ class stream_registry {
     bool created;  // this attach started the stream: a failed start removes it
   };
   std::vector<pending_attach> attaches_;
-
-  // Drops that wait for our own walsender to exit (PostgreSQL calls the slot active).
-  struct pending_drop {
-    std::uint64_t ticket;
-    std::string id;
-    std::string stream;
-    clock::time_point give_up;  // the epoch of the clock: not ours, refused at once
-    clock::time_point next_try;
-  };
-  static constexpr std::chrono::seconds drop_patience{5};
-  static constexpr std::chrono::milliseconds drop_retry_interval{20};
-  std::optional<std::string> try_drop(pending_drop& drop);
-  void retry_drops(clock::time_point now);
-  std::vector<pending_drop> drops_;
 };
 
 }  // namespace deltastream::reader
