@@ -85,9 +85,9 @@ class stream_registry {
   slot_drops drops_;
   slot_creations creations_;
   std::map<std::string, std::shared_ptr<stream>> streams_;
-  // The flush position each stream last reported, kept across detach and re-attach:
-  // after a PostgreSQL crash the slot's confirmed_flush_lsn rewinds to its last
-  // checkpoint, and starting from here instead spares the consumer those duplicates.
+  // Where each stream would have resumed (what was acknowledged), kept across detach and
+  // re-attach: after a PostgreSQL crash the slot's confirmed_flush_lsn rewinds to its last
+  // checkpoint, and starting from here instead delivers no acknowledged change again.
   std::map<std::string, lsn> reported_;
   consumer_leases leases_;
   slot_watch watch_;
