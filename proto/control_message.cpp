@@ -5,11 +5,13 @@
 
 #include <simdjson.h>
 
+#include "proto/enum_names.hpp"
+
 namespace deltastream::proto {
 
 namespace {
 
-constexpr std::array<std::pair<control_op, std::string_view>, 10> op_names = {{
+constexpr enum_names<control_op, 10> op_names = {{
     {control_op::create, "create"},
     {control_op::drop, "drop"},
     {control_op::list, "list"},
@@ -22,7 +24,7 @@ constexpr std::array<std::pair<control_op, std::string_view>, 10> op_names = {{
     {control_op::unhold, "unhold"},
 }};
 
-constexpr std::array<std::pair<refusal_code, std::string_view>, 10> refusal_names = {{
+constexpr enum_names<refusal_code, 10> refusal_names = {{
     {refusal_code::bad_request, "bad_request"},
     {refusal_code::no_such_stream, "no_such_stream"},
     {refusal_code::not_attached, "not_attached"},
@@ -45,32 +47,14 @@ bool needs_consumer(control_op op) { return op == control_op::hold || op == cont
 
 }  // namespace
 
-std::string_view to_string(control_op op) {
-  for (const auto& [value, name] : op_names) {
-    if (value == op) return name;
-  }
-  return "unknown";
-}
+std::string_view to_string(control_op op) { return name_of(op_names, op).value_or("unknown"); }
 
-std::optional<control_op> parse_control_op(std::string_view text) {
-  for (const auto& [value, name] : op_names) {
-    if (name == text) return value;
-  }
-  return std::nullopt;
-}
+std::optional<control_op> parse_control_op(std::string_view text) { return value_of(op_names, text); }
 
-std::string_view to_string(refusal_code code) {
-  for (const auto& [value, name] : refusal_names) {
-    if (value == code) return name;
-  }
-  return "none";
-}
+std::string_view to_string(refusal_code code) { return name_of(refusal_names, code).value_or("none"); }
 
 refusal_code parse_refusal_code(std::string_view text) {
-  for (const auto& [value, name] : refusal_names) {
-    if (name == text) return value;
-  }
-  return refusal_code::unknown;
+  return value_of(refusal_names, text).value_or(refusal_code::unknown);
 }
 
 decoded_request decode_control_request(std::string_view json) {

@@ -6,12 +6,13 @@
 #include <simdjson.h>
 
 #include "common/json_writer.hpp"
+#include "proto/enum_names.hpp"
 
 namespace deltastream::proto {
 
 namespace {
 
-constexpr std::array<std::pair<end_code, std::string_view>, 5> end_names = {{
+constexpr enum_names<end_code, 5> end_names = {{
     {end_code::detached, "detached"},
     {end_code::restarted, "restarted"},
     {end_code::dropped, "dropped"},
@@ -21,12 +22,7 @@ constexpr std::array<std::pair<end_code, std::string_view>, 5> end_names = {{
 
 }  // namespace
 
-std::string_view to_string(end_code code) {
-  for (const auto& [value, name] : end_names) {
-    if (value == code) return name;
-  }
-  return "unknown";
-}
+std::string_view to_string(end_code code) { return name_of(end_names, code).value_or("unknown"); }
 
 std::string encode_stream_end(end_code code, std::string_view reason) {
   return json_object().add("code", to_string(code)).add("reason", reason).str();
@@ -42,11 +38,7 @@ stream_end_notice decode_stream_end(std::string_view payload) {
   }
   std::string_view text;
   if (!object["reason"].get_string().get(text)) notice.reason = std::string(text);
-  if (!object["code"].get_string().get(text)) {
-    for (const auto& [value, name] : end_names) {
-      if (name == text) notice.code = value;
-    }
-  }
+  if (!object["code"].get_string().get(text)) notice.code = value_of(end_names, text).value_or(end_code::unknown);
   return notice;
 }
 

@@ -10,6 +10,7 @@ import struct
 import subprocess
 import tempfile
 import time
+import unittest
 import uuid
 
 import psycopg2
@@ -317,3 +318,28 @@ class Gateway:
             self.process.kill()
             self.process.wait()
         os.unlink(self.log.name)
+
+
+class ReaderCase(unittest.TestCase):
+    """A test with its own reader and control socket; the streams it lists in
+    self.streams are dropped afterwards, the subscribers in self.subs closed."""
+
+    def setUp(self):
+        self.reader = Reader("--status-interval", "1")
+        self.control = Control(self.reader.control)
+        self.streams = []
+        self.subs = []
+
+    def tearDown(self):
+        for stream in self.streams:
+            try:
+                self.control.request("drop", stream=stream)
+            except Exception:  # the reader may be the thing under test
+                pass
+        for sub in self.subs:
+            sub.close()
+        self.control.close()
+        self.reader.close()
+        for stream in self.streams:  # whatever the reader could not drop
+            sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE slot_name = %s AND NOT active", (stream,))

@@ -7,33 +7,13 @@ import uuid
 
 import zmq
 
-from harness import (HEARTBEAT, STREAM_END, Control, Reader, Subscriber, cluster, format_lsn,
-                     sql, wait_until)
+from harness import (HEARTBEAT, STREAM_END, Control, Reader, ReaderCase, Subscriber, cluster,
+                     format_lsn, sql, wait_until)
 from test_pressure import insert_rows
 from test_reader import changes_to, collect
 
 
-class DeliveryCoreTest(unittest.TestCase):
-    def setUp(self):
-        self.reader = Reader("--status-interval", "1")
-        self.control = Control(self.reader.control)
-        self.streams = []
-        self.subs = []
-
-    def tearDown(self):
-        for stream in self.streams:
-            try:
-                self.control.request("drop", stream=stream)
-            except Exception:
-                pass
-        for sub in self.subs:
-            sub.close()
-        self.control.close()
-        self.reader.close()
-        for stream in self.streams:
-            sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                "WHERE slot_name = %s AND NOT active", (stream,))
-
+class DeliveryCoreTest(ReaderCase):
     def new_table(self, name):
         sql(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name} (id int PRIMARY KEY)")
         return name

@@ -12,7 +12,7 @@ import unittest
 import psycopg2
 import websockets
 
-from harness import Gateway, Reader, dsn, sql, wait_until
+from harness import Gateway, Reader, dsn, sql
 
 
 class Writer(threading.Thread):

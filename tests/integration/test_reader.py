@@ -9,8 +9,8 @@ import unittest
 
 import psycopg2
 
-from harness import (DATA, HEARTBEAT, STREAM_END, Control, Reader, Subscriber, cluster,
-                     connect, dsn, format_lsn, parse_lsn, rows_of, sql, wait_until)
+from harness import (DATA, HEARTBEAT, STREAM_END, Control, ReaderCase, Subscriber,
+                     cluster, connect, dsn, format_lsn, parse_lsn, rows_of, sql, wait_until)
 
 
 def confirmed_flush(stream):
@@ -43,27 +43,7 @@ def collect(sub, table, count, timeout=30.0):
     return found
 
 
-class ReaderTest(unittest.TestCase):
-    def setUp(self):
-        self.reader = Reader("--status-interval", "1")
-        self.control = Control(self.reader.control)
-        self.streams = []
-        self.subs = []
-
-    def tearDown(self):
-        for stream in self.streams:
-            try:
-                self.control.request("drop", stream=stream)
-            except Exception:  # the reader may be the thing under test
-                pass
-        for sub in self.subs:
-            sub.close()
-        self.control.close()
-        self.reader.close()
-        for stream in self.streams:  # whatever the reader could not drop
-            sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                "WHERE slot_name = %s AND NOT active", (stream,))
-
+class ReaderTest(ReaderCase):
     def new_table(self, name):
         sql(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name} (id int PRIMARY KEY, name text)")
         return name

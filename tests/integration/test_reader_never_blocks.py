@@ -8,7 +8,7 @@ import socket
 import threading
 import unittest
 
-from harness import (DATA, HEARTBEAT, STREAM_END, Control, Reader, Subscriber, dsn, sql,
+from harness import (HEARTBEAT, STREAM_END, Control, Reader, Subscriber, dsn, sql,
                      wait_until)
 from test_reader import changes_to, collect
 
