@@ -79,8 +79,13 @@ void stream::begin_epoch() {
   start_failure_.clear();
   epoch_ = epochs_.next();
   seq_ = 0;
+  // What this epoch has delivered and seen of the WAL: nothing past its start yet. The
+  // previous epoch's WAL end must not count: the server sends what follows the start
+  // again, and until it is delivered and acknowledged, the idle flush must not pass it.
   flushed_ = start_from_;
-  delivered_ = start_from_;  // what this epoch delivered: nothing yet
+  delivered_ = start_from_;
+  wal_end_ = start_from_;
+  received_ = start_from_;
   pending_.reset();
   assembly_ = {};
   gathering_ = false;

@@ -284,3 +284,29 @@ TEST_CASE("a stream_end the subscribers refused goes out later, before the next 
   CHECK(h.sink.frames[1].header.kind == frame_kind::heartbeat);
   CHECK(h.sink.frames[1].header.epoch == h.subject->epoch());
 }
+
+TEST_CASE("a new epoch never confirms past its start what it has not delivered again") {
+  // The fault run's loss: the WAL end seen in the epoch that ended let the next epoch,
+  // idle at its start, confirm past transactions it had still to deliver again.
+  harness h;
+  h.subject->start();
+  const auto first_epoch = h.subject->epoch();
+  h.feed(transaction(0x200, 0x2A0, {R"({"kind":"insert"})"}));
+  h.feed({keepalive_at(0x5000)});
+  h.feed({{}});  // delivered, not acknowledged, and the server hangs up
+  h.turn();
+  REQUIRE_FALSE(h.subject->connected());
+  h.turn(clock::now() + std::chrono::seconds(1));
+  REQUIRE(h.subject->connected());
+  REQUIRE(h.subject->epoch() != first_epoch);
+  CHECK(h.log.starts.back() == lsn(0x100));
+  CHECK(h.log.statuses.back().flushed == lsn(0x100));
+  h.feed(transaction(0x200, 0x2A0, {R"({"kind":"insert"})"}));
+  h.feed({keepalive_at(0x5000)});
+  h.turn();
+  CHECK(h.log.statuses.back().flushed == lsn(0x100));
+  CHECK(h.subject->ack(h.subject->epoch(), lsn(0x2A0)) == stream::ack_outcome::accepted);
+  h.feed({keepalive_at(0x5100)});
+  h.turn();
+  CHECK(h.log.statuses.back().flushed == lsn(0x5100));  // now all delivered is acknowledged
+}
