@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import psycopg2  # noqa: E402
 import websockets  # noqa: E402
 
-from harness import Gateway, Reader, cluster, dsn, sql  # noqa: E402
+from harness import Gateway, Reader, cluster, dsn, parse_lsn, sql  # noqa: E402
 
 TABLE = "fault_rows"
 
@@ -55,11 +55,40 @@ class Writer(threading.Thread):
             time.sleep(1.0 / self.rate)
 
 
+class ConfirmedWatch(threading.Thread):
+    """Follows the slot's confirmed_flush_lsn in PostgreSQL (the highest seen): a change at
+    or below it was acknowledged and confirmed, and must not be delivered again while the
+    reader runs (after a crash of both the reader and PostgreSQL it may: PROTOCOL.md)."""
+
+    def __init__(self, slot):
+        super().__init__(daemon=True)
+        self.slot = slot
+        self.highest = 0
+        self.stop = threading.Event()
+
+    def run(self):
+        conn = None
+        while not self.stop.wait(0.1):
+            try:
+                if conn is None:
+                    conn = psycopg2.connect(dsn())
+                    conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute("SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
+                                "WHERE slot_name = %s", (self.slot,))
+                    row = cur.fetchone()
+                if row and row[0]:
+                    self.highest = max(self.highest, parse_lsn(row[0]))
+            except psycopg2.Error:
+                conn = None
+
+
 class Consumer:
     """Streams the slot, records every row id, ACKs at random points, reconnects."""
 
-    def __init__(self, rng, ack_probability):
+    def __init__(self, rng, ack_probability, confirmed):
         self.rng = rng
+        self.confirmed = confirmed  # a ConfirmedWatch
         self.ack_probability = ack_probability
         self.received = {}  # id -> times seen
         self.messages_since_ack = 0
@@ -71,6 +100,8 @@ class Consumer:
         self.acked_rows = set()  # rows of messages up to the last ACK sent
         self.unacked_rows = []   # rows received since
         self.acked_again = 0     # rows that arrived again after their ACK was sent
+        self.first_lsn = {}      # row -> nextlsn of the first message that brought it
+        self.confirmed_again = 0  # rows that arrived again after PostgreSQL confirmed them
         self.cut = asyncio.Event()
         self.take_over = asyncio.Event()
         self.done = False
@@ -146,6 +177,8 @@ class Consumer:
                     self.received[row] = self.received.get(row, 0) + 1
                     self.acked_again += row in self.acked_rows
                     self.unacked_rows.append(row)
+                    first = self.first_lsn.setdefault(row, parse_lsn(message["nextlsn"]))
+                    self.confirmed_again += self.received[row] > 1 and first <= self.confirmed.highest
             self.messages_since_ack += 1
             if self.rng.random() < self.ack_probability:
                 await ws.send(json.dumps({"lsn": message["nextlsn"]}))
@@ -178,7 +211,9 @@ async def main():
     slot = gateway.init()
     faults = {"kill -9 reader": 0, "kill -9 gateway": 0, "restart PostgreSQL": 0, "cut client": 0,
               "take over": 0}
-    consumer = Consumer(random.Random(seed + 1), ack_probability=0.3)
+    confirmed = ConfirmedWatch(slot)
+    confirmed.start()
+    consumer = Consumer(random.Random(seed + 1), ack_probability=0.3, confirmed=confirmed)
     writer = Writer(args.rate)
     task = asyncio.ensure_future(consumer.run(gateway, slot))
     writer.start()
@@ -222,6 +257,7 @@ async def main():
         consumer.done = True
         await asyncio.wait_for(task, 10)
     finally:
+        confirmed.stop.set()
         gateway.close()
         reader.close()
     missing = sorted(committed - set(consumer.received))
@@ -239,7 +275,8 @@ async def main():
           f"error frames: {consumer.error_frames}")
     # An ACK sent is not always an ACK taken: one in flight when the gateway or the
     # reader is killed, or the connection cut, never reached PostgreSQL.
-    print(f"rows received again after their ACK was sent: {consumer.acked_again}")
+    print(f"rows received again after their ACK was sent: {consumer.acked_again}; after "
+          f"PostgreSQL had confirmed them: {consumer.confirmed_again}")
     if missing:
         print(f"MISSING rows (first 20): {missing[:20]}")
     sql(f"DROP TABLE IF EXISTS {TABLE}")
