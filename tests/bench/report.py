@@ -70,7 +70,7 @@ def write(results, config):
     lines = [
         "# Benchmarks",
         "",
-        "Written by `tests/bench/run.sh` (issue 6). Every comparison is side by side in one run, "
+        "Written by `tests/bench/run.sh`. Every comparison is side by side in one run, "
         "the median of alternated rounds.",
         "",
         f"- **Run**: {results['started']}, {mode} mode, {c['rounds']} rounds, "
