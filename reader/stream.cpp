@@ -118,23 +118,22 @@ void stream::step(clock::time_point now, socket_ready ready) {
   bool readable = ready.readable;
   try {
     if (!streaming_) return advance_start(now, ready);
-    // While gathering, or while a message is pending, the socket is not polled for
-    // input: `readable` then means an error or a hang-up, which consume_input reports.
-    bool waited = false;
+    // While gathering, while a message is pending, or while nobody would receive the
+    // epoch's first frame, the socket is not polled for input: `readable` then means an
+    // error or a hang-up, which consume_input reports.
+    if (awaiting_audience_) check_audience();
     if (awaiting_audience_) {
-      check_audience();
-      // Input is not polled for meanwhile: `readable` is an error or a hang-up.
-      if (awaiting_audience_ && readable) connection_->consume_input();
-    }
-    if (awaiting_audience_) {
-      // Nothing is read: the status updates below keep the walsender content.
-    } else if (gathering_ && (readable || now >= gather_until_)) {
-      gathering_ = false;
-      readable = waited = true;
-    }
-    if (!gathering_ && !awaiting_audience_) {
-      if (readable) connection_->consume_input();
-      read_messages(waited);
+      if (readable) connection_->consume_input();  // nothing is read; status updates go on
+    } else {
+      bool waited = false;
+      if (gathering_ && (readable || now >= gather_until_)) {
+        gathering_ = false;
+        readable = waited = true;
+      }
+      if (!gathering_) {
+        if (readable) connection_->consume_input();
+        read_messages(waited);
+      }
     }
     if (wants_write_) wants_write_ = connection_->flush();
     if (status_due_ || now - last_status_ >= settings_.status_interval) send_status(false);
@@ -315,7 +314,7 @@ void stream::lose_connection(const std::string& reason, const std::string& sqlst
   if (!was_streaming) start_failure_ = reason;
   connection_.reset();
   streaming_ = false;
-  pending_.reset();  // never published: START from flushed_ sends it again
+  pending_.reset();  // never published: the next start, from resume_position(), sends it again
   assembly_ = {};
   wants_write_ = false;
   more_buffered_ = false;

@@ -18,20 +18,29 @@ using proto::refusal_code;
 
 }  // namespace
 
+namespace {
+
+// The streams' settings, with connections to settings.conninfo that give up after its
+// connect_timeout.
+stream_settings connecting(const registry_settings& settings) {
+  auto streams = settings.streams;
+  streams.connect = replication_connection::factory(settings.conninfo);
+  streams.start_timeout = std::chrono::seconds(pg_connect_timeout_seconds(settings.conninfo));
+  return streams;
+}
+
+}  // namespace
+
 stream_registry::stream_registry(const registry_settings& settings, message_sink& sink,
                                  reply_function reply_later)
     : settings_(settings),
-      stream_settings_(settings.streams),
+      stream_settings_(connecting(settings)),
       sink_(sink),
       reply_later_(std::move(reply_later)),
       catalog_(settings.conninfo),
       drops_(catalog_),
-      creations_(settings.conninfo, settings.snapshot_hold,
-                 std::chrono::seconds(pg_connect_timeout_seconds(settings.conninfo))),
-      watch_(settings.watch) {
-  stream_settings_.connect = replication_connection::factory(settings.conninfo);
-  stream_settings_.start_timeout = std::chrono::seconds(pg_connect_timeout_seconds(settings.conninfo));
-}
+      creations_(settings.conninfo, settings.snapshot_hold, stream_settings_.start_timeout),
+      watch_(settings.watch) {}
 
 stream_registry::~stream_registry() = default;
 
