@@ -1,7 +1,5 @@
 #include "reader/slot_catalog.hpp"
 
-#include "common/errors.hpp"
-
 namespace deltastream::reader {
 
 namespace {
@@ -19,49 +17,52 @@ constexpr const char* drop_sql =
     "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
     "WHERE slot_name = $1 AND database = current_database() AND plugin = 'wal2json'";
 
+// Runs `sql` and hands its rows to `read`, which makes the value; or passes the error on.
+template <class T, class Read>
+void ask(sql_queue& sql, std::string what, const char* text, std::vector<std::string> params,
+         slot_catalog::answer_to<T> done, Read read) {
+  sql.run(std::move(what), text, std::move(params),
+          [done = std::move(done), read = std::move(read)](sql_answer answer) {
+            slot_catalog::outcome<T> result;
+            if (answer.error) {
+              result.error = std::move(answer.error);
+            } else {
+              result.value = read(answer.rows.get());
+            }
+            done(std::move(result));
+          });
+}
+
 }  // namespace
 
-std::vector<slot_catalog::slot> slot_catalog::list() {
-  auto result = pg_exec(connection(), list_sql, {});
-  std::vector<slot> slots;
-  for (int row = 0; row < PQntuples(result.get()); ++row) {
-    slots.push_back({PQgetvalue(result.get(), row, 0), PQgetvalue(result.get(), row, 1),
-                     std::stoll(PQgetvalue(result.get(), row, 2)),
-                     std::string_view(PQgetvalue(result.get(), row, 3)) == "t"});
-  }
-  return slots;
+void slot_catalog::list(answer_to<std::vector<slot>> done) {
+  ask<std::vector<slot>>(sql_, "list slots", list_sql, {}, std::move(done), [](const PGresult* rows) {
+    std::vector<slot> slots;
+    for (int row = 0; row < PQntuples(rows); ++row) {
+      slots.push_back({PQgetvalue(rows, row, 0), PQgetvalue(rows, row, 1),
+                       std::stoll(PQgetvalue(rows, row, 2)),
+                       std::string_view(PQgetvalue(rows, row, 3)) == "t"});
+    }
+    return slots;
+  });
 }
 
-std::optional<lsn> slot_catalog::committed_position(const stream_name& name) {
-  auto result = pg_exec(connection(), committed_sql, {name.str()});
-  if (PQntuples(result.get()) == 0) return std::nullopt;
-  if (PQgetisnull(result.get(), 0, 0)) return lsn{};
-  return lsn::parse(PQgetvalue(result.get(), 0, 0));
+void slot_catalog::committed_position(const stream_name& name, answer_to<std::optional<lsn>> done) {
+  ask<std::optional<lsn>>(sql_, "slot position", committed_sql, {name.str()}, std::move(done),
+                          [](const PGresult* rows) -> std::optional<lsn> {
+                            if (PQntuples(rows) == 0) return std::nullopt;
+                            if (PQgetisnull(rows, 0, 0)) return lsn{};
+                            return lsn::parse(PQgetvalue(rows, 0, 0));
+                          });
 }
 
-bool slot_catalog::drop(const std::string& name) {
-  return PQntuples(pg_exec(connection(), drop_sql, {name}).get()) > 0;
+void slot_catalog::drop(const std::string& name, answer_to<bool> done) {
+  ask<bool>(sql_, "drop slot", drop_sql, {name}, std::move(done),
+            [](const PGresult* rows) { return PQntuples(rows) > 0; });
 }
 
-bool slot_catalog::reachable() {
-  try {
-    pg_exec(connection(), "SELECT 1", {});
-    return true;
-  } catch (const pg_error&) {
-    forget_if_broken();
-    return false;
-  }
-}
-
-PGconn* slot_catalog::connection() {
-  if (!sql_) sql_ = pg_connect(conninfo_, connection_kind::sql);
-  return sql_.get();
-}
-
-bool slot_catalog::forget_if_broken() {
-  if (!sql_ || PQstatus(sql_.get()) == CONNECTION_OK) return false;
-  sql_.reset();
-  return true;
+void slot_catalog::reachable(std::function<void(bool)> done) {
+  sql_.run("SELECT 1", "SELECT 1", {}, [done = std::move(done)](sql_answer answer) { done(!answer.error); });
 }
 
 }  // namespace deltastream::reader

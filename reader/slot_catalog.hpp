@@ -1,23 +1,33 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/lsn.hpp"
-#include "common/pg_connection.hpp"
 #include "common/stream_name.hpp"
+#include "reader/sql_queue.hpp"
 
 namespace deltastream::reader {
 
-// The reader's ordinary SQL connection and what it asks PostgreSQL's catalog about our
-// slots (logical, wal2json, in this database, named delta_*), always with parameters.
-// Opened on first use; after PostgreSQL went away, forget_if_broken() lets the next use
-// open a new one. Errors throw pg_error.
+// What the reader asks PostgreSQL's catalog about our slots (logical, wal2json, in this
+// database, named delta_*), always with parameters, on its one SQL connection (a
+// sql_queue): each question is answered later, through its callback, from the loop.
 class slot_catalog {
  public:
-  explicit slot_catalog(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  template <class T>
+  struct outcome {
+    std::optional<pg_error> error;  // PostgreSQL refused, or did not answer
+    T value{};
+  };
+  template <class T>
+  using answer_to = std::function<void(outcome<T>)>;
+
+  slot_catalog(std::string conninfo, std::chrono::milliseconds answer_timeout)
+      : sql_(std::move(conninfo), answer_timeout) {}
 
   struct slot {
     std::string name;
@@ -25,21 +35,19 @@ class slot_catalog {
     std::int64_t lag_bytes = 0;  // pg_current_wal_lsn() - confirmed_flush_lsn
     bool active = false;
   };
-  std::vector<slot> list();
+  void list(answer_to<std::vector<slot>> done);
   // The slot's confirmed_flush_lsn; nullopt when there is no such slot of ours.
-  std::optional<lsn> committed_position(const stream_name& name);
-  // False when there is no such slot of ours. An active slot throws (SQLSTATE 55006).
-  bool drop(const std::string& name);
+  void committed_position(const stream_name& name, answer_to<std::optional<lsn>> done);
+  // False when there is no such slot of ours. An active slot is an error (SQLSTATE 55006).
+  void drop(const std::string& name, answer_to<bool> done);
   // SELECT 1: whether PostgreSQL answers.
-  bool reachable();
-  // Drops the connection if it is broken; true if it was.
-  bool forget_if_broken();
+  void reachable(std::function<void(bool)> done);
+
+  sql_queue& queries() { return sql_; }
+  const sql_queue& queries() const { return sql_; }
 
  private:
-  PGconn* connection();
-
-  std::string conninfo_;
-  pg_conn sql_;
+  sql_queue sql_;
 };
 
 }  // namespace deltastream::reader

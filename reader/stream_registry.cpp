@@ -37,8 +37,8 @@ stream_registry::stream_registry(const registry_settings& settings, message_sink
       stream_settings_(connecting(settings)),
       sink_(sink),
       reply_later_(std::move(reply_later)),
-      catalog_(settings.conninfo),
-      drops_(catalog_),
+      catalog_(settings.conninfo, stream_settings_.start_timeout),
+      drops_(catalog_, reply_later_),
       creations_(settings.conninfo, settings.snapshot_hold, stream_settings_.start_timeout),
       watch_(settings.watch) {}
 
@@ -52,20 +52,11 @@ std::optional<std::string> stream_registry::handle(const proto::control_request&
                        "invalid stream name \"" + request.stream +
                            "\": expected delta_ followed by 1-57 of [a-z0-9_]");
   }
-  for (int attempt = 0;; ++attempt) {
-    try {
-      return dispatch(request, ticket);
-    } catch (const pg_error& error) {
-      // The SQL connection had died since its last use (PostgreSQL restarted): one
-      // retry on a new connection, so that the first request after a restart works.
-      if (catalog_.forget_if_broken() && attempt == 0 && request.op != proto::control_op::create) {
-        module_logger("control")->info("SQL connection lost ({}); reconnecting", error.what());
-        continue;
-      }
-      module_logger("control")->warn("{} {}: {}", proto::to_string(request.op), request.stream,
-                                     error.what());
-      return error_reply(request.id, refusal_code::postgres, error.what());
-    }
+  try {
+    return dispatch(request, ticket);
+  } catch (const pg_error& error) {  // libpq could not even start a connection
+    module_logger("control")->warn("{} {}: {}", proto::to_string(request.op), request.stream, error.what());
+    return error_reply(request.id, refusal_code::postgres, error.what());
   }
 }
 
@@ -78,12 +69,12 @@ std::optional<std::string> stream_registry::dispatch(const proto::control_reques
       return std::nullopt;  // answered from step(), once PostgreSQL has
     }
     case proto::control_op::drop: return drop(request, ticket);
-    case proto::control_op::list: return list(request);
+    case proto::control_op::list: return list(request, ticket);
     case proto::control_op::attach: return attach(request, ticket);
     case proto::control_op::detach: return detach(request);
     case proto::control_op::ack: return ack(request);
     case proto::control_op::release: return release(request);
-    case proto::control_op::status: return status(request);
+    case proto::control_op::status: return status(request, ticket);
     case proto::control_op::hold: return hold(request);
     case proto::control_op::unhold: return unhold(request);
   }
@@ -99,13 +90,27 @@ std::optional<std::string> stream_registry::drop(const proto::control_request& r
   }
   reported_.erase(request.stream);
   leases_.forget(request.stream);
-  return drops_.drop(request.stream, request.id, ticket,
-                     ours ? slot_drops::owner::ours : slot_drops::owner::anyone);
+  drops_.drop(request.stream, request.id, ticket, ours ? slot_drops::owner::ours : slot_drops::owner::anyone);
+  return std::nullopt;  // answered once PostgreSQL has
 }
 
-std::string stream_registry::list(const proto::control_request& request) {
+std::optional<std::string> stream_registry::list(const proto::control_request& request,
+                                                 std::uint64_t ticket) {
+  catalog_.list([this, id = request.id, ticket](slot_catalog::outcome<std::vector<slot_catalog::slot>> slots) {
+    reply_later_(ticket, slots.error ? postgres_refusal(id, "list", *slots.error) : describe(id, slots.value));
+  });
+  return std::nullopt;
+}
+
+std::string stream_registry::postgres_refusal(const std::string& id, std::string_view what,
+                                              const pg_error& error) const {
+  module_logger("control")->warn("{}: {}", what, error.what());
+  return error_reply(id, refusal_code::postgres, error.what());
+}
+
+std::string stream_registry::describe(const std::string& id, const std::vector<slot_catalog::slot>& slots) const {
   std::string items = "[";
-  for (const auto& slot : catalog_.list()) {
+  for (const auto& slot : slots) {
     json_object item;
     item.add("stream", slot.name)
         .add("confirmed_flush_lsn", slot.confirmed_flush_lsn)
@@ -132,27 +137,48 @@ std::string stream_registry::list(const proto::control_request& request) {
     items += item.str();
   }
   items.push_back(']');
-  return ok_reply(request.id).raw("streams", items).str();
+  return ok_reply(id).raw("streams", items).str();
 }
 
 std::optional<std::string> stream_registry::attach(const proto::control_request& request,
                                                    std::uint64_t ticket) {
   if (const auto refused = lease_refusal(request)) return refused;
-  auto found = streams_.find(request.stream);
-  if (found != streams_.end() && !request.restart) {
-    if (!found->second->starting()) return grant_attach(request, *found->second, std::nullopt);
-    attaches_.push_back({ticket, request, found->second, std::nullopt, false});
-    return std::nullopt;  // it joins once PostgreSQL answered
+  if (const auto found = streams_.find(request.stream); found != streams_.end() && !request.restart) {
+    return join(request, ticket, found->second);
   }
+  // A drop under way (its walsender still exiting) has made the stream gone already.
+  if (drops_.dropping(request.stream)) return no_such_stream(request);
   // The slot is checked and streaming started before the lease is granted: an attach
   // that fails locks nobody out.
   const auto name = *stream_name::parse(request.stream);
-  // A drop under way (its walsender still exiting) has made the stream gone already.
-  auto committed = drops_.dropping(request.stream) ? std::nullopt : catalog_.committed_position(name);
-  if (!committed) {
-    return error_reply(request.id, refusal_code::no_such_stream,
-                       "no such stream \"" + request.stream + "\"");
-  }
+  catalog_.committed_position(name, [this, request, ticket](slot_catalog::outcome<std::optional<lsn>> committed) {
+    if (auto reply = start_attach(request, ticket, std::move(committed))) reply_later_(ticket, std::move(*reply));
+  });
+  return std::nullopt;  // answered once PostgreSQL has
+}
+
+std::optional<std::string> stream_registry::join(const proto::control_request& request, std::uint64_t ticket,
+                                                 const std::shared_ptr<stream>& current) {
+  if (!current->starting()) return grant_attach(request, *current, std::nullopt);
+  attaches_.push_back({ticket, request, current, std::nullopt, false});
+  return std::nullopt;  // it joins once PostgreSQL answered
+}
+
+std::string stream_registry::no_such_stream(const proto::control_request& request) const {
+  return error_reply(request.id, refusal_code::no_such_stream, "no such stream \"" + request.stream + "\"");
+}
+
+std::optional<std::string> stream_registry::start_attach(const proto::control_request& request,
+                                                         std::uint64_t ticket,
+                                                         slot_catalog::outcome<std::optional<lsn>> position) {
+  if (position.error) return postgres_refusal(request.id, "attach " + request.stream, *position.error);
+  // Checked again: the world moved on while PostgreSQL answered.
+  if (const auto refused = lease_refusal(request)) return refused;
+  auto found = streams_.find(request.stream);
+  if (found != streams_.end() && !request.restart) return join(request, ticket, found->second);
+  auto committed = std::move(position.value);
+  if (!committed || drops_.dropping(request.stream)) return no_such_stream(request);
+  const auto name = *stream_name::parse(request.stream);
   std::optional<std::uint64_t> ended_epoch;
   if (found != streams_.end()) {
     ended_epoch = found->second->epoch();
@@ -165,7 +191,7 @@ std::optional<std::string> stream_registry::attach(const proto::control_request&
   attached->start(request.marker);  // never blocks: the reply waits for PostgreSQL's answer
   attaches_.push_back({ticket, request, attached, ended_epoch, true});
   streams_[request.stream] = std::move(attached);
-  return std::nullopt;
+  return std::nullopt;  // answered once START_REPLICATION is
 }
 
 std::optional<std::string> stream_registry::lease_refusal(const proto::control_request& request) {
@@ -283,22 +309,27 @@ std::string stream_registry::release(const proto::control_request& request) {
   return ok_reply(request.id).add("stream", request.stream).str();
 }
 
-std::string stream_registry::status(const proto::control_request& request) {
-  std::string attached = "[";
-  for (const auto& [name, current] : streams_) {
-    if (attached.size() > 1) attached.push_back(',');
-    append_json_string(attached, name);
-  }
-  attached.push_back(']');
-  return ok_reply(request.id)
-      .add("instance", settings_.instance)
-      .add("pid", static_cast<std::int64_t>(getpid()))
-      .add("postgres", catalog_.reachable())
-      .raw("attached", attached)
-      .str();
+std::optional<std::string> stream_registry::status(const proto::control_request& request,
+                                                   std::uint64_t ticket) {
+  catalog_.reachable([this, id = request.id, ticket](bool postgres) {
+    std::string attached = "[";
+    for (const auto& [name, current] : streams_) {
+      if (attached.size() > 1) attached.push_back(',');
+      append_json_string(attached, name);
+    }
+    attached.push_back(']');
+    reply_later_(ticket, ok_reply(id)
+                             .add("instance", settings_.instance)
+                             .add("pid", static_cast<std::int64_t>(getpid()))
+                             .add("postgres", postgres)
+                             .raw("attached", attached)
+                             .str());
+  });
+  return std::nullopt;  // answered once PostgreSQL has, or has not within connect_timeout
 }
 
 void stream_registry::add_poll_items(std::vector<zmq_pollitem_t>& items) const {
+  items.push_back(catalog_.queries().poll_item());
   for (const auto& [name, current] : streams_) {
     const short events = static_cast<short>((current->wants_read() ? ZMQ_POLLIN : 0) |
                                             (current->wants_write() ? ZMQ_POLLOUT : 0));
@@ -310,7 +341,7 @@ void stream_registry::add_poll_items(std::vector<zmq_pollitem_t>& items) const {
 
 void stream_registry::step(clock::time_point now, const zmq_pollitem_t* results) {
   ends_.flush(sink_);
-  std::size_t index = 0;
+  std::size_t index = 1;  // the SQL connection's is first, and read last
   for (auto& [name, current] : streams_) {
     // An error or hang-up counts as readable even where input was not polled for (a
     // message pending, or gathering): reading is what notices it, and poll() would
@@ -321,10 +352,12 @@ void stream_registry::step(clock::time_point now, const zmq_pollitem_t* results)
   finish_attaches();
   std::erase_if(streams_, [](const auto& entry) { return entry.second->gone(); });
   creations_.step(now, results + index, reply_later_);
-  drops_.retry(now, reply_later_);
+  // Last: its answers may change the streams, which the poll results above follow.
+  drops_.retry(now);
+  catalog_.queries().step(now, results[0]);
   if (now >= next_watch_) {
     next_watch_ = now + settings_.watch_interval;
-    watch_slots(now);
+    watch_slots();
   }
 }
 
@@ -333,6 +366,7 @@ clock::time_point stream_registry::next_deadline(clock::time_point now) const {
   for (const auto& [name, current] : streams_) deadline = std::min(deadline, current->next_deadline());
   deadline = creations_.next_deadline(deadline);
   deadline = drops_.next_deadline(deadline);
+  deadline = catalog_.queries().next_deadline(deadline);
   return deadline;
 }
 
@@ -341,26 +375,27 @@ bool stream_registry::has_pending_output() const {
                      [](const auto& entry) { return entry.second->has_pending(); });
 }
 
-void stream_registry::watch_slots(clock::time_point now) {
-  // A stream waiting to reconnect means PostgreSQL is away: a blocking connect here would
-  // stall every stream's loop for the connect timeout. Look again next round.
-  if (std::any_of(streams_.begin(), streams_.end(),
-                  [](const auto& entry) { return !entry.second->connected(); })) {
-    return;
-  }
-  std::vector<slot_watch::slot> slots;
-  try {
-    for (const auto& slot : catalog_.list()) {
-      slots.push_back({slot.name, slot.lag_bytes,
-                       slot.active || streams_.contains(slot.name) || creations_.holds_snapshot(slot.name)});
+void stream_registry::watch_slots() {
+  if (watching_) return;  // the last look has not been answered yet
+  watching_ = true;
+  catalog_.list([this](slot_catalog::outcome<std::vector<slot_catalog::slot>> listed) {
+    watching_ = false;
+    if (listed.error) {  // PostgreSQL is away: the streams say so; look again later
+      module_logger("control")->debug("slot check: {}", listed.error->what());
+      return;
     }
-  } catch (const pg_error& error) {
-    catalog_.forget_if_broken();  // PostgreSQL is away: the streams say so; look again later
-    module_logger("control")->debug("slot check: {}", error.what());
-    return;
+    review_slots(listed.value);
+  });
+}
+
+void stream_registry::review_slots(const std::vector<slot_catalog::slot>& listed) {
+  std::vector<slot_watch::slot> slots;
+  for (const auto& slot : listed) {
+    slots.push_back({slot.name, slot.lag_bytes,
+                     slot.active || streams_.contains(slot.name) || creations_.holds_snapshot(slot.name)});
   }
   auto log = module_logger("control");
-  const auto verdict = watch_.review(slots, now);
+  const auto verdict = watch_.review(slots, clock::now());
   for (const auto& name : verdict.lag_warnings) {
     const auto found = std::find_if(slots.begin(), slots.end(), [&](const auto& s) { return s.name == name; });
     log->warn("{}: PostgreSQL keeps {} MiB of WAL for this slot (over --lag-warning-bytes): "

@@ -35,7 +35,7 @@ struct registry_settings {
 // detach, ack, hold, unhold, release, status) and steps every attached stream, with the
 // slot catalog (SQL), slot creations and snapshots, slot drops, consumer leases and the
 // slot watch as its parts. A request that waits for PostgreSQL is answered later
-// (reply_later), never waited for.
+// (reply_later), never waited for: the loop only ever waits in poll().
 class stream_registry {
  public:
   using reply_function = std::function<void(std::uint64_t ticket, std::string reply)>;
@@ -58,8 +58,15 @@ class stream_registry {
  private:
   std::optional<std::string> dispatch(const proto::control_request& request, std::uint64_t ticket);
   std::optional<std::string> drop(const proto::control_request& request, std::uint64_t ticket);
-  std::string list(const proto::control_request& request);
+  std::optional<std::string> list(const proto::control_request& request, std::uint64_t ticket);
+  std::string describe(const std::string& id, const std::vector<slot_catalog::slot>& slots) const;
   std::optional<std::string> attach(const proto::control_request& request, std::uint64_t ticket);
+  std::optional<std::string> start_attach(const proto::control_request& request, std::uint64_t ticket,
+                                          slot_catalog::outcome<std::optional<lsn>> position);
+  std::optional<std::string> join(const proto::control_request& request, std::uint64_t ticket,
+                                  const std::shared_ptr<stream>& current);
+  std::string no_such_stream(const proto::control_request& request) const;
+  std::string postgres_refusal(const std::string& id, std::string_view what, const pg_error& error) const;
   std::optional<std::string> lease_refusal(const proto::control_request& request);
   std::string grant_attach(const proto::control_request& request, const stream& current,
                            std::optional<std::uint64_t> ended_epoch);
@@ -67,11 +74,12 @@ class stream_registry {
   std::string detach(const proto::control_request& request);
   std::string ack(const proto::control_request& request);
   std::string release(const proto::control_request& request);
-  std::string status(const proto::control_request& request);
+  std::optional<std::string> status(const proto::control_request& request, std::uint64_t ticket);
   std::string hold(const proto::control_request& request);
   std::string unhold(const proto::control_request& request);
 
-  void watch_slots(clock::time_point now);
+  void watch_slots();
+  void review_slots(const std::vector<slot_catalog::slot>& listed);
   void remove_stream(std::map<std::string, std::shared_ptr<stream>>::iterator found,
                      proto::end_code code, const std::string& reason);
 
@@ -92,6 +100,7 @@ class stream_registry {
   consumer_leases leases_;
   slot_watch watch_;
   clock::time_point next_watch_{};
+  bool watching_ = false;  // a slot list for the watch is on its way
 
   // Attaches that wait for PostgreSQL to answer START_REPLICATION.
   struct pending_attach {

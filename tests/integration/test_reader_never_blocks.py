@@ -1,15 +1,17 @@
 """The reader's one loop never waits on PostgreSQL: while one stream's reconnect hangs (a
 server that accepts the connection and never answers), the other streams deliver and
 control requests are answered, and the hanging stream gives up after connect_timeout
-and comes back with everything it had not had acknowledged."""
+and comes back with everything it had not had acknowledged. The same holds while the
+reader's SQL connection (slot list, positions, drops, status) reconnects into a hang."""
 
 import json
 import socket
 import threading
 import unittest
+import uuid
 
-from harness import (HEARTBEAT, STREAM_END, Control, Reader, Subscriber, dsn, sql,
-                     wait_until)
+from harness import (HEARTBEAT, STREAM_END, Control, Reader, Subscriber, dsn, format_lsn,
+                     sql, wait_until)
 from test_reader import changes_to, collect
 
 
@@ -124,6 +126,68 @@ class ReaderNeverBlocksTest(unittest.TestCase):
             reader.close()
             proxy.close()
             for stream in streams:
+                sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                    "WHERE slot_name = %s AND NOT active", (stream,))
+
+
+    def test_a_hanging_sql_reconnect_holds_up_no_stream_and_no_other_request(self):
+        table = "never_blocks_sql_rows"
+        sql(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id int PRIMARY KEY)")
+        parts = dict(item.split("=", 1) for item in dsn().split())
+        proxy = Proxy(int(parts["port"]))
+        proxy.start()
+        name = f"never_blocks_{uuid.uuid4().hex[:8]}"
+        through_proxy = (f"{dsn()} host=127.0.0.1 port={proxy.address} connect_timeout=4 "
+                         f"application_name={name}")
+        reader = Reader("--status-interval", "1", pg=through_proxy)
+        stream, sub = None, None
+        try:
+            with Control(reader.control) as control:
+                stream = control.ok("create")["stream"]
+                control.ok("release", stream=stream)
+                sub = Subscriber(reader.publish, stream)
+                attached = control.ok("attach", stream=stream, restart=True)
+                sub.wait_for(lambda f: f["kind"] == HEARTBEAT and f["epoch"] == attached["epoch"],
+                             what="the epoch")
+                self.assertTrue(control.ok("status")["postgres"])  # the SQL connection is up
+
+                # Its SQL connection dies; the next one hangs in the proxy.
+                proxy.hold_new = True
+                killed = sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                             "WHERE application_name = %s AND backend_type = 'client backend'",
+                             (name,))
+                self.assertEqual(killed[0][0], 1)
+                control.socket.send(json.dumps({"op": "list", "id": "slow-list"}).encode())
+                wait_until(lambda: proxy.held, what="the SQL reconnect to hang")
+
+                # Meanwhile the stream delivers and an ACK is answered: before the list.
+                sql(f"INSERT INTO {table} VALUES (1)")
+                (_, value, frame), = collect(sub, table, 1)
+                self.assertEqual(value, 1)
+                control.socket.send(json.dumps({
+                    "op": "ack", "id": "quick-ack", "stream": stream,
+                    "lsn": format_lsn(frame["lsn"]), "epoch": frame["epoch"]}).encode())
+                first = json.loads(control.socket.recv())
+                self.assertEqual(first["id"], "quick-ack", "the loop waited for the SQL reconnect")
+                self.assertTrue(first["ok"], first)
+
+                # The list gives up after connect_timeout with PostgreSQL's code; then,
+                # with PostgreSQL reachable again, the next one is answered.
+                self.assertTrue(control.socket.poll(15000), "the list was never answered")
+                slow = json.loads(control.socket.recv())
+                self.assertEqual((slow["id"], slow["ok"], slow["code"]), ("slow-list", False, "postgres"))
+                self.assertIn("did not answer within 4 s", slow["error"])
+                proxy.hold_new = False
+                listed = {s["stream"]: s for s in control.ok("list")["streams"]}
+                self.assertEqual(listed[stream]["acked_lsn"], format_lsn(frame["lsn"]))
+                control.ok("drop", stream=stream)
+                stream = None
+        finally:
+            if sub:
+                sub.close()
+            reader.close()
+            proxy.close()
+            if stream:
                 sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                     "WHERE slot_name = %s AND NOT active", (stream,))
 
