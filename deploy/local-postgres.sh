@@ -37,8 +37,11 @@ CONF
   if "$bin/postgres" --describe-config 2>/dev/null | grep '^output_plugin_libraries' >/dev/null; then
     echo "output_plugin_libraries = 'pgoutput, test_decoding, wal2json'" >>"$dir/data/deltastream.conf"
   fi
-  # Tests throw the cluster away: durability only costs them time.
-  if [ "${LOCAL_PG_FAST:-0}" = 1 ]; then echo "fsync = off" >>"$dir/data/deltastream.conf"; fi
+  # Tests throw the cluster away: durability only costs them time. No timed checkpoint
+  # either: a test that crashes PostgreSQL knows what it wrote to disk last (CHECKPOINT).
+  if [ "${LOCAL_PG_FAST:-0}" = 1 ]; then
+    printf 'fsync = off\ncheckpoint_timeout = 1h\n' >>"$dir/data/deltastream.conf"
+  fi
 }
 
 case $action in

@@ -36,6 +36,8 @@ if [ -z "${DELTASTREAM_PG:-}${PGHOST:-}${PGPORT:-}${PGUSER:-}${DBNAME:-}" ]; the
   echo "PostgreSQL (logical replication, wal2json): $DELTASTREAM_PG   data in $cluster"
 fi
 
+# The reader keeps the acknowledged positions beside the build (see --ack-journal).
+export DELTASTREAM_ACK_JOURNAL=${DELTASTREAM_ACK_JOURNAL-$root/build-release/acknowledged}
 ./build-release/reader/deltastream-reader & pids+=($!)
 ./build-release/gateway/deltastream-gateway & pids+=($!)
 sleep 1

@@ -7,10 +7,6 @@
 
 namespace deltastream::gateway {
 
-namespace {
-constexpr const char* resume_hint = "; reconnect to resume after your last ACK";
-}
-
 stream_hub::stream_hub(std::size_t max_attach_buffer_bytes)
     : max_attach_buffer_bytes_(max_attach_buffer_bytes) {}
 

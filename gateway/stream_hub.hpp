@@ -23,6 +23,9 @@ enum class close_code : std::uint16_t {
   restarting = 1012,      // the reader restarted the stream: resume from your last ACK
 };
 
+// The end of every close reason that asks the client to come back.
+inline constexpr const char* resume_hint = "; reconnect to resume after your last ACK";
+
 // What the hub needs of a connection: deliver a change, or end it with a reason.
 class stream_client {
  public:

@@ -194,6 +194,12 @@ void websocket_session<Stream>::renew_lease() {
       if (!reply.ok && reply.code == proto::refusal_code::taken_over) {
         return self->end(close_code::policy, "taken over by a consumer on another gateway");
       }
+      // Within a second of a reader restart, not after the silence limit.
+      if (!reply.ok && reply.code == proto::refusal_code::not_attached) {
+        return self->end(close_code::restarting,
+                         "the reader no longer streams this slot (it restarted, or the stream was detached)" +
+                             std::string(resume_hint));
+      }
       self->renew_lease();
     });
   });

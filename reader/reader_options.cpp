@@ -63,6 +63,12 @@ reader_options parse_reader_options(int argc, char** argv) {
       ->envname("DELTASTREAM_SNAPSHOT_HOLD")
       ->check(CLI::Range(1, 86'400))
       ->capture_default_str();
+  app.add_option("--ack-journal", options.registry.ack_journal,
+                 "A file where the reader keeps every stream's acknowledged position, so that "
+                 "acknowledged changes are not delivered again after PostgreSQL and the reader "
+                 "crashed together (PostgreSQL writes slot positions to disk only at checkpoints); "
+                 "its directory must be writable. Empty: no file")
+      ->envname("DELTASTREAM_ACK_JOURNAL");
   app.add_option("--lag-warning-bytes", options.registry.watch.lag_warning_bytes,
                  "Warn when PostgreSQL keeps this much WAL for a slot (its consumer is behind)")
       ->envname("DELTASTREAM_LAG_WARNING_BYTES")

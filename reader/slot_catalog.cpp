@@ -11,7 +11,7 @@ constexpr const char* list_sql =
     "WHERE database = current_database() AND slot_type = 'logical' AND plugin = 'wal2json' "
     "  AND starts_with(slot_name, 'delta_') ORDER BY slot_name";
 constexpr const char* committed_sql =
-    "SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
+    "SELECT confirmed_flush_lsn::text, pg_current_wal_lsn()::text FROM pg_replication_slots "
     "WHERE slot_name = $1 AND database = current_database() AND plugin = 'wal2json'";
 constexpr const char* drop_sql =
     "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
@@ -47,13 +47,16 @@ void slot_catalog::list(answer_to<std::vector<slot>> done) {
   });
 }
 
-void slot_catalog::committed_position(const stream_name& name, answer_to<std::optional<lsn>> done) {
-  ask<std::optional<lsn>>(sql_, "slot position", committed_sql, {name.str()}, std::move(done),
-                          [](const PGresult* rows) -> std::optional<lsn> {
-                            if (PQntuples(rows) == 0) return std::nullopt;
-                            if (PQgetisnull(rows, 0, 0)) return lsn{};
-                            return lsn::parse(PQgetvalue(rows, 0, 0));
-                          });
+void slot_catalog::committed_position(const stream_name& name, answer_to<std::optional<position>> done) {
+  ask<std::optional<position>>(sql_, "slot position", committed_sql, {name.str()}, std::move(done),
+                               [](const PGresult* rows) -> std::optional<position> {
+                                 if (PQntuples(rows) == 0) return std::nullopt;
+                                 const auto read = [&](int column) {
+                                   if (PQgetisnull(rows, 0, column)) return lsn{};
+                                   return lsn::parse(PQgetvalue(rows, 0, column)).value_or(lsn{});
+                                 };
+                                 return position{read(0), read(1)};
+                               });
 }
 
 void slot_catalog::drop(const std::string& name, answer_to<bool> done) {

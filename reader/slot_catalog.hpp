@@ -36,8 +36,12 @@ class slot_catalog {
     bool active = false;
   };
   void list(answer_to<std::vector<slot>> done);
-  // The slot's confirmed_flush_lsn; nullopt when there is no such slot of ours.
-  void committed_position(const stream_name& name, answer_to<std::optional<lsn>> done);
+  struct position {
+    lsn confirmed_flush;  // the slot's confirmed_flush_lsn
+    lsn current_wal;      // pg_current_wal_lsn(): no acknowledged position can be past it
+  };
+  // nullopt when there is no such slot of ours.
+  void committed_position(const stream_name& name, answer_to<std::optional<position>> done);
   // False when there is no such slot of ours. An active slot is an error (SQLSTATE 55006).
   void drop(const std::string& name, answer_to<bool> done);
   // SELECT 1: whether PostgreSQL answers.

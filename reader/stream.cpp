@@ -37,6 +37,7 @@ stream::stream(stream_name name, lsn committed, const stream_settings& settings,
       acked_(committed),
       flushed_(committed),
       delivered_(committed),
+      durable_(committed),
       received_(committed) {}
 
 stream::~stream() = default;
@@ -188,7 +189,7 @@ void stream::read_messages(bool after_wait) {
       wal_end_ = std::max(wal_end_, alive->wal_end);
       // Idle and fully acknowledged: tell the server at once that its WAL end is
       // processed, so that WAL of other databases does not pile up behind this slot.
-      if (alive->reply_requested || idle_flush_position() > flushed_) send_status(false);
+      if (alive->reply_requested || confirmable_position() > flushed_) send_status(false);
     } else {
       handle_xlog_data(std::get<xlog_data>(message));
       if (pending_) return;  // subscribers are full: stop reading until they drain
@@ -275,8 +276,21 @@ stream::ack_outcome stream::ack(std::uint64_t epoch, lsn position) {
   if (position <= acked_) return ack_outcome::unchanged;
   acked_ = position;
   last_ack_time_ = clock::now();
-  status_due_ = true;
+  if (!settings_.journaled) status_due_ = true;  // else once the journal holds it
   return ack_outcome::accepted;
+}
+
+void stream::durable(lsn position) {
+  if (position <= durable_) return;
+  durable_ = position;
+  if (durable_ > flushed_) status_due_ = true;
+}
+
+lsn stream::confirmable_position() const {
+  // With a journal, PostgreSQL confirms only what the journal holds: after a crash of
+  // both, the journal is what keeps acknowledged changes from coming again.
+  if (settings_.journaled && durable_ < acked_) return durable_;
+  return idle_flush_position();
 }
 
 lsn stream::idle_flush_position() const {
@@ -292,7 +306,7 @@ void stream::send_status(bool reply_requested) {
   last_status_ = clock::now();
   status_due_ = false;
   if (!connected()) return;
-  flushed_ = std::max({flushed_, acked_, idle_flush_position()});  // never backwards
+  flushed_ = std::max(flushed_, confirmable_position());  // never backwards
   const standby_status status{std::max(received_, flushed_), flushed_, flushed_,
                               to_pg_time(std::chrono::system_clock::now()), reply_requested};
   connection_->send_status(status);

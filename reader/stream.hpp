@@ -44,6 +44,8 @@ struct stream_settings {
   std::size_t gather_after_bytes = 16 << 10;
   std::chrono::microseconds large_gather_delay{250};
   std::chrono::microseconds max_gather_delay{2000};
+  // With an ack_journal: PostgreSQL is told only positions the journal holds (durable()).
+  bool journaled = false;
 };
 
 // One attached stream: the receivelog.c role for one slot. Reads CopyData from its
@@ -76,6 +78,8 @@ class stream {
   // restart from an earlier position (a takeover) that the ACK must not skip.
   enum class ack_outcome { accepted, unchanged, stale_epoch, beyond_delivered };
   ack_outcome ack(std::uint64_t epoch, lsn position);
+  // The ack_journal holds `position` durably: PostgreSQL may confirm up to it.
+  void durable(lsn position);
 
   // Ends streaming: a final status update, then a stream_end frame with `code` and `reason`.
   void stop(proto::end_code code, const std::string& reason);
@@ -121,6 +125,7 @@ class stream {
   bool flush_pending();
   void send_status(bool reply_requested);
   lsn idle_flush_position() const;
+  lsn confirmable_position() const;
   void publish_heartbeat();
   void check_audience();
   void publish_stream_end(proto::end_code code, const std::string& reason);
@@ -143,6 +148,7 @@ class stream {
   lsn acked_;      // what the consumer confirmed
   lsn flushed_;    // the flush position reported: acked_, or the WAL end when idle
   lsn delivered_;  // highest position published in this epoch: acks beyond it are refused
+  lsn durable_;    // what the ack_journal holds (with settings_.journaled)
   lsn received_;   // highest WAL position received; sent as write position
   lsn wal_end_;    // server's WAL end from the last keepalive, or from the last XLogData
                    // that is published (a message still pending must not be passed)

@@ -26,6 +26,7 @@ stream_settings connecting(const registry_settings& settings) {
   auto streams = settings.streams;
   streams.connect = replication_connection::factory(settings.conninfo);
   streams.start_timeout = std::chrono::seconds(pg_connect_timeout_seconds(settings.conninfo));
+  streams.journaled = !settings.ack_journal.empty();
   return streams;
 }
 
@@ -40,6 +41,7 @@ stream_registry::stream_registry(const registry_settings& settings, message_sink
       catalog_(settings.conninfo, stream_settings_.start_timeout),
       drops_(catalog_, reply_later_),
       creations_(settings.conninfo, settings.snapshot_hold, stream_settings_.start_timeout),
+      journal_(settings.ack_journal.empty() ? nullptr : std::make_unique<ack_journal>(settings.ack_journal)),
       watch_(settings.watch) {}
 
 stream_registry::~stream_registry() = default;
@@ -65,6 +67,7 @@ std::optional<std::string> stream_registry::dispatch(const proto::control_reques
   switch (request.op) {
     case proto::control_op::create: {
       const auto name = request.stream.empty() ? stream_name::generate() : *stream_name::parse(request.stream);
+      if (journal_) journal_->forget(name.str());  // a new slot: nothing of it is acknowledged
       creations_.create(name, request.id, ticket);
       return std::nullopt;  // answered from step(), once PostgreSQL has
     }
@@ -89,6 +92,7 @@ std::optional<std::string> stream_registry::drop(const proto::control_request& r
     ours = true;
   }
   reported_.erase(request.stream);
+  if (journal_) journal_->forget(request.stream);
   leases_.forget(request.stream);
   drops_.drop(request.stream, request.id, ticket, ours ? slot_drops::owner::ours : slot_drops::owner::anyone);
   return std::nullopt;  // answered once PostgreSQL has
@@ -151,8 +155,8 @@ std::optional<std::string> stream_registry::attach(const proto::control_request&
   // The slot is checked and streaming started before the lease is granted: an attach
   // that fails locks nobody out.
   const auto name = *stream_name::parse(request.stream);
-  catalog_.committed_position(name, [this, request, ticket](slot_catalog::outcome<std::optional<lsn>> committed) {
-    if (auto reply = start_attach(request, ticket, std::move(committed))) reply_later_(ticket, std::move(*reply));
+  catalog_.committed_position(name, [this, request, ticket](auto slot) {
+    if (auto reply = start_attach(request, ticket, std::move(slot))) reply_later_(ticket, std::move(*reply));
   });
   return std::nullopt;  // answered once PostgreSQL has
 }
@@ -170,24 +174,35 @@ std::string stream_registry::no_such_stream(const proto::control_request& reques
 
 std::optional<std::string> stream_registry::start_attach(const proto::control_request& request,
                                                          std::uint64_t ticket,
-                                                         slot_catalog::outcome<std::optional<lsn>> position) {
-  if (position.error) return postgres_refusal(request.id, "attach " + request.stream, *position.error);
+                                                         slot_catalog::outcome<std::optional<slot_catalog::position>> slot) {
+  if (slot.error) return postgres_refusal(request.id, "attach " + request.stream, *slot.error);
   // Checked again: the world moved on while PostgreSQL answered.
   if (const auto refused = lease_refusal(request)) return refused;
   auto found = streams_.find(request.stream);
   if (found != streams_.end() && !request.restart) return join(request, ticket, found->second);
-  auto committed = std::move(position.value);
-  if (!committed || drops_.dropping(request.stream)) return no_such_stream(request);
+  if (!slot.value || drops_.dropping(request.stream)) return no_such_stream(request);
   const auto name = *stream_name::parse(request.stream);
+  auto committed = slot.value->confirmed_flush;
   std::optional<std::uint64_t> ended_epoch;
   if (found != streams_.end()) {
     ended_epoch = found->second->epoch();
     remove_stream(found, proto::end_code::restarted, "restarted by attach");
   }
+  // What was acknowledged may be past the slot's position, which rewinds in a crash.
   if (auto known = reported_.find(request.stream); known != reported_.end()) {
-    committed = std::max(*committed, known->second);
+    committed = std::max(committed, known->second);
   }
-  auto attached = std::make_shared<stream>(name, *committed, stream_settings_, sink_, ends_, epochs_);
+  if (const auto journaled = journal_ ? journal_->position(request.stream) : std::nullopt) {
+    if (*journaled <= slot.value->current_wal) {
+      committed = std::max(committed, *journaled);
+    } else {  // a journal of another cluster, or of this one before a restore from backup
+      module_logger("journal")->warn("{}: ignoring its acknowledged position {}: PostgreSQL's WAL ends at {} "
+                                     "(was the database restored from a backup?)",
+                                     request.stream, journaled->to_string(), slot.value->current_wal.to_string());
+      journal_->forget(request.stream);
+    }
+  }
+  auto attached = std::make_shared<stream>(name, committed, stream_settings_, sink_, ends_, epochs_);
   attached->start(request.marker);  // never blocks: the reply waits for PostgreSQL's answer
   attaches_.push_back({ticket, request, attached, ended_epoch, true});
   streams_[request.stream] = std::move(attached);
@@ -254,6 +269,11 @@ std::string stream_registry::detach(const proto::control_request& request) {
 }
 
 std::string stream_registry::hold(const proto::control_request& request) {
+  // A restarted reader streams nothing yet: its consumers learn it here, every second.
+  if (!streams_.contains(request.stream)) {
+    return error_reply(request.id, refusal_code::not_attached,
+                       "stream \"" + request.stream + "\" is not attached (the reader restarted, or it was detached)");
+  }
   if (!leases_.renew(request.stream, request.consumer, clock::now())) {
     return error_reply(request.id, refusal_code::taken_over,
                        "stream \"" + request.stream + "\" was taken over by another consumer");
@@ -291,6 +311,8 @@ std::string stream_registry::ack(const proto::control_request& request) {
                          "lsn " + request.ack_lsn->to_string() + " is beyond what was delivered (" +
                              target.delivered().to_string() + ")");
     case stream::ack_outcome::accepted:
+      if (journal_) journal_->record(request.stream, target.acked());
+      break;
     case stream::ack_outcome::unchanged:
       break;
   }
@@ -330,6 +352,7 @@ std::optional<std::string> stream_registry::status(const proto::control_request&
 
 void stream_registry::add_poll_items(std::vector<zmq_pollitem_t>& items) const {
   items.push_back(catalog_.queries().poll_item());
+  items.push_back({nullptr, journal_ ? journal_->notice_fd() : -1, ZMQ_POLLIN, 0});
   for (const auto& [name, current] : streams_) {
     const short events = static_cast<short>((current->wants_read() ? ZMQ_POLLIN : 0) |
                                             (current->wants_write() ? ZMQ_POLLOUT : 0));
@@ -341,7 +364,8 @@ void stream_registry::add_poll_items(std::vector<zmq_pollitem_t>& items) const {
 
 void stream_registry::step(clock::time_point now, const zmq_pollitem_t* results) {
   ends_.flush(sink_);
-  std::size_t index = 1;  // the SQL connection's is first, and read last
+  if (results[1].revents & ZMQ_POLLIN) apply_durable();
+  std::size_t index = 2;  // the SQL connection's is first, and read last
   for (auto& [name, current] : streams_) {
     // An error or hang-up counts as readable even where input was not polled for (a
     // message pending, or gathering): reading is what notices it, and poll() would
@@ -373,6 +397,12 @@ clock::time_point stream_registry::next_deadline(clock::time_point now) const {
 bool stream_registry::has_pending_output() const {
   return !ends_.empty() || std::any_of(streams_.begin(), streams_.end(),
                      [](const auto& entry) { return entry.second->has_pending(); });
+}
+
+void stream_registry::apply_durable() {
+  for (const auto& [name, position] : journal_->take_durable()) {
+    if (const auto found = streams_.find(name); found != streams_.end()) found->second->durable(position);
+  }
 }
 
 void stream_registry::watch_slots() {

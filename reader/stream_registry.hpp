@@ -13,6 +13,7 @@
 
 #include "common/pg_connection.hpp"
 #include "proto/control_message.hpp"
+#include "reader/ack_journal.hpp"
 #include "reader/consumer_leases.hpp"
 #include "reader/slot_catalog.hpp"
 #include "reader/slot_creations.hpp"
@@ -24,6 +25,7 @@ namespace deltastream::reader {
 
 struct registry_settings {
   std::string conninfo;
+  std::string ack_journal;  // the file of acknowledged positions; empty: none
   stream_settings streams;  // its connect factory is the registry's (a libpq connection)
   std::chrono::seconds snapshot_hold{300};
   std::string instance;  // random per process: lets peers notice a restarted reader
@@ -62,7 +64,7 @@ class stream_registry {
   std::string describe(const std::string& id, const std::vector<slot_catalog::slot>& slots) const;
   std::optional<std::string> attach(const proto::control_request& request, std::uint64_t ticket);
   std::optional<std::string> start_attach(const proto::control_request& request, std::uint64_t ticket,
-                                          slot_catalog::outcome<std::optional<lsn>> position);
+                                          slot_catalog::outcome<std::optional<slot_catalog::position>> found);
   std::optional<std::string> join(const proto::control_request& request, std::uint64_t ticket,
                                   const std::shared_ptr<stream>& current);
   std::string no_such_stream(const proto::control_request& request) const;
@@ -78,6 +80,7 @@ class stream_registry {
   std::string hold(const proto::control_request& request);
   std::string unhold(const proto::control_request& request);
 
+  void apply_durable();
   void watch_slots();
   void review_slots(const std::vector<slot_catalog::slot>& listed);
   void remove_stream(std::map<std::string, std::shared_ptr<stream>>::iterator found,
@@ -97,6 +100,8 @@ class stream_registry {
   // re-attach: after a PostgreSQL crash the slot's confirmed_flush_lsn rewinds to its last
   // checkpoint, and starting from here instead delivers no acknowledged change again.
   std::map<std::string, lsn> reported_;
+  // The same, on disk, for a reader restarted after a PostgreSQL crash (optional).
+  std::unique_ptr<ack_journal> journal_;
   consumer_leases leases_;
   slot_watch watch_;
   clock::time_point next_watch_{};

@@ -2,6 +2,8 @@
 succeed, and acknowledged changes that never come again, also after PostgreSQL crashes."""
 
 import json
+import os
+import tempfile
 import unittest
 import uuid
 
@@ -179,6 +181,65 @@ class DeliveryCoreTest(ReaderCase):
                      timeout=30, what="the stream back in a new epoch")
         sql(f"INSERT INTO {table} VALUES (6)")  # the marker: nothing may come before it
         self.assertEqual([v for _, v, _ in collect(sub, table, 1)], [6])
+
+    def test_an_acknowledged_change_never_comes_again_after_postgres_and_the_reader_crash(self):
+        table = self.new_table("journal_acked_rows")
+        journal = os.path.join(tempfile.mkdtemp(prefix="ack-journal-"), "acks")
+        reader = Reader("--status-interval", "1", "--ack-journal", journal)
+        stream = None
+        try:
+            with Control(reader.control) as control:
+                stream = control.ok("create")["stream"]
+                control.ok("release", stream=stream)
+                sql("CHECKPOINT")  # the slot's position on disk: from before any of the rows
+                sub = Subscriber(reader.publish, stream)
+                attached = control.ok("attach", stream=stream, restart=True)
+                sub.wait_for(lambda f: f["kind"] == HEARTBEAT and f["epoch"] == attached["epoch"],
+                             what="the epoch")
+                for i in range(1, 6):
+                    sql(f"INSERT INTO {table} VALUES (%s)", (i,))
+                found = collect(sub, table, 5)
+                sub.close()
+                acked = found[2][2]["lsn"]  # row 3
+                control.ok("ack", stream=stream, lsn=format_lsn(acked), epoch=attached["epoch"])
+                # PostgreSQL confirms it only once the journal holds it.
+                wait_until(lambda: confirmed_flush(stream) >= acked, what="PostgreSQL to confirm the ACK")
+                self.assertIn(f"{stream} {format_lsn(acked)}\n", read_text(journal))
+
+            reader.kill()
+            cluster("kill")  # immediate stop: the slot's position since CHECKPOINT is forgotten
+            cluster("start")
+            self.assertLess(confirmed_flush(stream), acked, "PostgreSQL kept the position: no test")
+            reader.start()
+            sub = Subscriber(reader.publish, stream)
+            with Control(reader.control) as control:
+                attached = control.ok("attach", stream=stream, restart=True)
+                self.assertEqual(attached["start_lsn"], format_lsn(acked))
+                sql(f"INSERT INTO {table} VALUES (6)")  # the marker: rows 4 and 5 come before it
+                self.assertEqual([v for _, v, _ in collect(sub, table, 3)], [4, 5, 6])
+                sub.close()
+                control.ok("drop", stream=stream)
+                dropped, stream = stream, None
+                wait_until(lambda: dropped not in read_text(journal),  # a dropped stream leaves it
+                           what="the journal to forget the dropped stream")
+        finally:
+            reader.close()
+            if stream:
+                sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                    "WHERE slot_name = %s AND NOT active", (stream,))
+
+
+def read_text(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def confirmed_flush(stream):
+    """The slot's confirmed_flush_lsn as a number."""
+    text = sql("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+               (stream,))[0][0]
+    high, low = text.split("/")
+    return (int(high, 16) << 32) | int(low, 16)
 
 
 if __name__ == "__main__":

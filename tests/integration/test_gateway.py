@@ -294,6 +294,8 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
                 while True:
                     await asyncio.wait_for(ws.recv(), 30)
             self.assertIn(closed.exception.code, (1011, 1012))
+            # Told by the lease renewal of the next second, not by 10 s of silence.
+            self.assertIn("the reader no longer streams this slot", closed.exception.reason)
         async with websockets.connect(uri) as ws:
             self.assertEqual([v for _, v, _ in await changes(ws, table, 2)], [2, 3])
 

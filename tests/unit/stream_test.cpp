@@ -119,8 +119,9 @@ struct recording_sink final : message_sink {
 
 // A stream wired to the fakes, attached at `committed`.
 struct harness {
-  explicit harness(lsn committed = lsn(0x100), std::size_t part_bytes = 256 << 10) {
+  explicit harness(lsn committed = lsn(0x100), std::size_t part_bytes = 256 << 10, bool journaled = false) {
     settings.message_part_bytes = part_bytes;
+    settings.journaled = journaled;
     settings.connect = [this](const std::string&, lsn start, const replication_options&) {
       log.starts.push_back(start);
       return std::make_unique<fake_source>(log, incoming);
@@ -218,6 +219,21 @@ TEST_CASE("idle and fully acknowledged, the flush position follows the server's 
   h.feed({keepalive_at(0x6000)});
   h.turn();
   CHECK(h.log.statuses.back().flushed == lsn(0x6000));
+}
+
+TEST_CASE("with a journal, PostgreSQL confirms an acknowledged position only once the journal holds it") {
+  harness h(lsn(0x100), 256 << 10, /*journaled=*/true);
+  h.subject->start();
+  const auto epoch = h.subject->epoch();
+  h.feed(transaction(0x200, 0x2A0, {R"({"kind":"insert"})"}));
+  h.turn();
+  CHECK(h.subject->ack(epoch, lsn(0x2A0)) == stream::ack_outcome::accepted);
+  h.feed({keepalive_at(0x6000)});
+  h.turn();
+  CHECK(h.log.statuses.back().flushed == lsn(0x100));  // not in the journal yet: neither it nor the idle advance
+  h.subject->durable(lsn(0x2A0));
+  h.turn();
+  CHECK(h.log.statuses.back().flushed == lsn(0x6000));  // the ACK, and the idle advance past it
 }
 
 TEST_CASE("a lost connection restarts from the acknowledged position, ACKs made meanwhile too") {
