@@ -10,6 +10,7 @@
 
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "gateway/listen_addresses.hpp"
 #include "gateway/tls_context.hpp"
 
 namespace deltastream::gateway {
@@ -17,26 +18,6 @@ namespace deltastream::gateway {
 namespace net = boost::asio;
 
 namespace {
-
-net::ip::tcp::endpoint resolve_listen_endpoint(net::io_context& io, const gateway_settings& settings) {
-  net::ip::tcp::resolver resolver(io);
-  boost::system::error_code error;
-  const auto results = resolver.resolve(settings.host, std::to_string(settings.port), error);
-  if (error || results.empty()) {
-    throw config_error("--server-host: cannot resolve \"" + settings.host + "\": " + error.message());
-  }
-  auto endpoint = results.begin()->endpoint();
-  const auto& access = settings.access;
-  if (!access.tokens && !access.allow_unauthenticated && !endpoint.address().is_loopback()) {
-    module_logger("gateway")->warn(
-        "no --token-file: serving without authentication, so on loopback only instead of {} "
-        "(give --token-file, or --allow-unauthenticated behind your own authentication)",
-        endpoint.address().to_string());
-    endpoint.address(endpoint.address().is_v6() ? net::ip::address(net::ip::address_v6::loopback())
-                                                : net::ip::address(net::ip::address_v4::loopback()));
-  }
-  return endpoint;
-}
 
 std::string random_instance() {
   std::random_device random;
@@ -60,7 +41,34 @@ gateway::gateway(const gateway_options& options)
             }),
       context_{options.server, io_, database_, link_, hub_, snapshots_, tls_.get(), {}, random_instance(), 0, refusal_log()},
       housekeeping_timer_(io_) {
-  listener_ = std::make_shared<listener>(context_, resolve_listen_endpoint(io_, options.server));
+  listen();
+}
+
+void gateway::listen() {
+  std::string failures;
+  for (auto endpoint : listen_addresses(io_, options_.server)) {
+    // Port 0 (any free one): every address gets the port the first one got.
+    if (!listeners_.empty()) endpoint.port(listeners_.front()->local_endpoint().port());
+    boost::beast::error_code error;
+    if (auto opened = listener::open(context_, endpoint, error)) {
+      listeners_.push_back(std::move(opened));
+      continue;
+    }
+    const auto where = describe_endpoint(endpoint, false);
+    // An address this machine does not have (IPv6 turned off, say) is passed over; any
+    // other failure (the port is taken) is the user's to fix.
+    if (error == boost::system::errc::address_not_available ||
+        error == net::error::address_family_not_supported) {
+      module_logger("gateway")->warn("not listening on {}: {}", where, error.message());
+      failures += (failures.empty() ? "" : "; ") + where + ": " + error.message();
+      continue;
+    }
+    throw config_error("--server-host/--server-port: cannot listen on " + where + ": " + error.message());
+  }
+  if (listeners_.empty()) {
+    throw config_error("--server-host/--server-port: cannot listen on any address of \"" +
+                       options_.server.host + "\" (" + failures + ")");
+  }
 }
 
 gateway::~gateway() {
@@ -70,19 +78,18 @@ gateway::~gateway() {
 
 void gateway::run() {
   auto log = module_logger("gateway");
-  const auto where = listener_->local_endpoint();
-  const char* secure = tls_ ? "s" : "";
-  log->info("listening on http{}://{}:{} (WebSocket ws{}://{}:{}/v1/lr/stream)", secure,
-            where.address().to_string(), where.port(), secure, where.address().to_string(), where.port());
-  if (!options_.server.access.tokens) {
-    log->warn("no --token-file: anyone who can reach {} may use the API", where.address().to_string());
+  std::string where;
+  for (const auto& each : listeners_) {
+    where += (where.empty() ? "" : ", ") + describe_endpoint(each->local_endpoint(), tls_ != nullptr);
   }
+  log->info("listening on {} (WebSocket: the same with ws{}:// and /v1/lr/stream)", where, tls_ ? "s" : "");
+  if (!options_.server.access.tokens) log->warn("no --token-file: anyone who can reach {} may use the API", where);
   net::signal_set signals(io_, SIGTERM, SIGINT);
   signals.async_wait([this](boost::system::error_code error, int) {
     if (!error) stop();
   });
   link_.start();
-  listener_->run();
+  for (auto& each : listeners_) each->run();
   schedule_housekeeping();
   io_.run();
   log->info("stopped");
@@ -92,7 +99,7 @@ void gateway::stop() {
   // Thread-safe: the work happens on the I/O thread, which owns the hub.
   net::post(io_, [this] {
     module_logger("gateway")->info("stopping: closing WebSockets with 1001");
-    listener_->stop();
+    for (auto& each : listeners_) each->stop();
     housekeeping_timer_.cancel();
     hub_.end_all(close_code::going_away, "gateway shutting down");
     // Give the close frames a moment to leave, then end the loop.

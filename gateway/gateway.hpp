@@ -24,9 +24,11 @@ class gateway {
   // Serves until SIGTERM/SIGINT (or stop()): then closes WebSockets with 1001.
   void run();
   void stop();  // thread-safe
-  boost::asio::ip::tcp::endpoint endpoint() const { return listener_->local_endpoint(); }
+  // The first address listened on (all of them share its port).
+  boost::asio::ip::tcp::endpoint endpoint() const { return listeners_.front()->local_endpoint(); }
 
  private:
+  void listen();  // on every address of --server-host; throws config_error
   void schedule_housekeeping();  // liveness of streams, idle snapshots
 
   const gateway_options& options_;
@@ -38,7 +40,7 @@ class gateway {
   snapshot_store snapshots_;
   reader_link link_;
   gateway_context context_;
-  std::shared_ptr<listener> listener_;
+  std::vector<std::shared_ptr<listener>> listeners_;  // one per address
   boost::asio::steady_timer housekeeping_timer_;
   std::uint64_t housekeeping_rounds_ = 0;
 };

@@ -41,7 +41,9 @@ gateway_options parse_gateway_options(int argc, char** argv) {
       "deltastream-gateway: pgdeltastream's HTTP and WebSocket API over deltastream-reader."};
   app.name("deltastream-gateway");  // parse() of a vector does not take it from argv[0]
   app.set_version_flag("--version", "deltastream-gateway 0.1.0");
-  app.add_option("--serverHost,--server-host", options.server.host, "Address to listen on")
+  app.add_option("--serverHost,--server-host", options.server.host,
+                 "Host name or address to listen on: every address it resolves to (localhost: 127.0.0.1 "
+                 "and ::1; 0.0.0.0: every IPv4 address; ::: every address of both families)")
       ->envname("SERVERHOST")
       ->capture_default_str();
   app.add_option("--serverPort,--server-port", options.server.port, "Port to listen on")

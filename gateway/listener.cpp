@@ -1,5 +1,7 @@
 #include "gateway/listener.hpp"
 
+#include <boost/asio/ip/v6_only.hpp>
+
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "gateway/http_response.hpp"
@@ -9,20 +11,23 @@ namespace deltastream::gateway {
 
 namespace net = boost::asio;
 
-listener::listener(gateway_context& context, const net::ip::tcp::endpoint& endpoint)
+listener::listener(gateway_context& context)
     : context_(context),
       acceptor_(context.io),
-      connections_(std::make_shared<client_connections>(context.settings.max_connections_per_client)) {
-  boost::beast::error_code error;
-  acceptor_.open(endpoint.protocol(), error);
-  if (!error) acceptor_.set_option(net::socket_base::reuse_address(true), error);
-  if (!error) acceptor_.bind(endpoint, error);
-  if (!error) acceptor_.listen(net::socket_base::max_listen_connections, error);
-  if (error) {
-    throw config_error("--server-host/--server-port: cannot listen on " +
-                       endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) +
-                       ": " + error.message());
+      connections_(std::make_shared<client_connections>(context.settings.max_connections_per_client)) {}
+
+std::shared_ptr<listener> listener::open(gateway_context& context, const net::ip::tcp::endpoint& endpoint,
+                                         boost::beast::error_code& error) {
+  auto opened = std::make_shared<listener>(context);
+  auto& acceptor = opened->acceptor_;
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(net::socket_base::reuse_address(true), error);
+  if (!error && endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
+    acceptor.set_option(net::ip::v6_only(false), error);  // `::`: IPv4 clients too
   }
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(net::socket_base::max_listen_connections, error);
+  return error ? nullptr : opened;
 }
 
 void listener::run() { accept_next(); }

@@ -14,8 +14,10 @@ namespace deltastream::gateway {
 // --max-connections-per-client; refuses the connections over that.
 class listener : public std::enable_shared_from_this<listener> {
  public:
-  // Throws config_error naming --server-host/--server-port when it cannot listen.
-  listener(gateway_context& context, const boost::asio::ip::tcp::endpoint& endpoint);
+  // Listens on `endpoint` (`::` on both families); nullptr and `error` when it cannot.
+  static std::shared_ptr<listener> open(gateway_context& context, const boost::asio::ip::tcp::endpoint& endpoint,
+                                        boost::beast::error_code& error);
+  explicit listener(gateway_context& context);
   void run();
   void stop();
   boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }

@@ -7,6 +7,7 @@ import os
 import subprocess
 import tempfile
 import unittest
+import urllib.request
 
 import websockets
 import websockets.exceptions
@@ -102,6 +103,40 @@ class BindingTest(unittest.TestCase):
                 gateway.kill()
                 gateway.wait()
                 reader.close()
+
+    def serve(self, *flags):
+        """A gateway with `flags`: its port and its log line that names where it listens."""
+        reader = Reader()
+        self.addCleanup(reader.close)
+        port = free_port()
+        env = dict(os.environ, DELTASTREAM_CONTROL=reader.control, DELTASTREAM_PUBLISH=reader.publish)
+        log = tempfile.TemporaryFile()
+        self.addCleanup(log.close)
+        gateway = subprocess.Popen([os.environ["DELTASTREAM_GATEWAY_BIN"], "--server-port", str(port), *flags],
+                                   stdout=log, stderr=log, env=env)
+        self.addCleanup(gateway.wait)
+        self.addCleanup(gateway.kill)
+
+        def listening():
+            log.seek(0)
+            return [line for line in log.read().decode().splitlines() if "listening on" in line]
+        return port, wait_until(listening, what="the gateway to listen")[0]
+
+    def healthy(self, url):
+        with urllib.request.urlopen(url + "/healthz", timeout=10) as response:
+            return json.loads(response.read())["status"] == "ok"
+
+    def test_localhost_means_both_loopback_addresses(self):
+        port, line = self.serve("--server-host", "localhost")
+        for url in (f"http://127.0.0.1:{port}", f"http://[::1]:{port}"):
+            self.assertIn(url, line)
+            self.assertTrue(self.healthy(url))
+
+    def test_the_ipv6_wildcard_serves_both_families(self):
+        port, line = self.serve("--server-host", "::", "--allow-unauthenticated")
+        self.assertIn(f"http://[::]:{port}", line)
+        for url in (f"http://127.0.0.1:{port}", f"http://[::1]:{port}"):
+            self.assertTrue(self.healthy(url))
 
     def test_a_bad_token_file_stops_the_gateway_naming_it(self):
         with tempfile.NamedTemporaryFile("w", suffix=".tokens") as tokens:
