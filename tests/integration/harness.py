@@ -237,7 +237,9 @@ def rows_of(frame):
 class Gateway:
     """deltastream-gateway as a child process, on a free port, talking to `reader`."""
 
-    def __init__(self, reader, *extra, pgdeltastream_flags=False):
+    def __init__(self, reader, *extra, pgdeltastream_flags=False, pg=None, host="127.0.0.1"):
+        self.pg = pg or dsn()
+        self.host = host
         self.binary = os.environ.get("DELTASTREAM_GATEWAY_BIN")
         if not self.binary:
             raise RuntimeError("DELTASTREAM_GATEWAY_BIN is not set")
@@ -261,12 +263,12 @@ class Gateway:
         env = dict(os.environ, DELTASTREAM_CONTROL=self.reader.control,
                    DELTASTREAM_PUBLISH=self.reader.publish)
         if self.pgdeltastream_flags:  # the Go server's own flags, single dash
-            parts = dict(item.split("=", 1) for item in dsn().split())
-            args = ["-serverHost", "127.0.0.1", "-serverPort", str(self.port),
+            parts = dict(item.split("=", 1) for item in self.pg.split())
+            args = ["-serverHost", self.host, "-serverPort", str(self.port),
                     "-pgHost", parts["host"], "-pgPort", parts["port"],
                     "-user", parts["user"], "-db", parts["dbname"]]
         else:
-            args = ["--pg", dsn(), "--server-host", "127.0.0.1", "--server-port", str(self.port)]
+            args = ["--pg", self.pg, "--server-host", self.host, "--server-port", str(self.port)]
         self.process = subprocess.Popen([self.binary, *args, "--log-level", "debug", *self.extra],
                                         stdout=self.log, stderr=self.log, env=env)
         wait_until(lambda: self.alive() and self.healthy(), what="gateway start")

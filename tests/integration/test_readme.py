@@ -1,0 +1,184 @@
+"""The README's walk-through, run as it is written: its curl commands go through bash with
+only the port and the slot name replaced, against the quickstart's demo tables
+(deploy/demo-schema.sql) in a database of their own and a gateway on its default host,
+`localhost`; the WebSocket step, which the README shows with websocat, uses
+python3-websockets on the README's URL. Every answer the README prints is compared with
+the real one, so the README cannot drift from the product."""
+
+import asyncio
+import json
+import os
+import re
+import shlex
+import subprocess
+import unittest
+
+import websockets
+
+from harness import Gateway, Reader, dsn, parse_lsn, sql, wait_until
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+README = os.path.join(ROOT, "README.md")
+DEMO_SCHEMA = os.path.join(ROOT, "deploy", "demo-schema.sql")
+DATABASE = "deltastream_readme"
+README_PORT = "localhost:12312"
+LSN = re.compile(r"^[0-9A-F]+/[0-9A-F]+$")
+
+
+def readme_blocks(after_heading):
+    """The ```sh blocks of the README section that starts with `after_heading`."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index(after_heading):]
+    section = section[:section.index("\n## ", 1)]
+    return re.findall(r"```sh\n(.*?)```", section, re.S)
+
+
+def steps(block):
+    """[(command, [the answer lines the README prints under it])]: a command runs on until
+    its quotes close; `# 1. …` lines title a step and are not answers."""
+    parsed, pending = [], ""
+    for line in block.splitlines():
+        if pending:
+            pending += "\n" + line
+        elif line.startswith("# "):
+            if parsed and not re.match(r"# \d+\. ", line):
+                parsed[-1][1].append(line[2:].strip())
+            continue
+        elif line.strip():
+            pending = line
+        else:
+            continue
+        try:
+            shlex.split(pending)
+        except ValueError:  # an open quote: the command goes on
+            continue
+        parsed.append((pending, []))
+        pending = ""
+    return parsed
+
+
+def matches_shape(expected, real):
+    """The README's JSON with `[...]` standing for any list and LSNs for any LSN."""
+    if expected == "...":
+        return isinstance(real, list)
+    if isinstance(expected, dict):
+        return (isinstance(real, dict) and list(expected) == list(real)
+                and all(matches_shape(expected[k], real[k]) for k in expected))
+    if isinstance(expected, list):
+        return (isinstance(real, list) and len(expected) == len(real)
+                and all(matches_shape(e, r) for e, r in zip(expected, real)))
+    if isinstance(expected, str) and LSN.match(expected):
+        return isinstance(real, str) and bool(LSN.match(real))
+    return expected == real
+
+
+def demo_dsn():
+    return re.sub(r"dbname=\S+", f"dbname={DATABASE}", dsn())
+
+
+def run(command):
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise AssertionError(f"{command!r} failed with {result.returncode}: {result.stderr}")
+    return result.stdout
+
+
+class ReadmeWalkthroughTest(unittest.IsolatedAsyncioTestCase):
+    def setUp(self):
+        self.drop_database()
+        sql(f"CREATE DATABASE {DATABASE}")
+        subprocess.run(["psql", demo_dsn(), "-Xq", "-v", "ON_ERROR_STOP=1", "-f", DEMO_SCHEMA], check=True)
+        self.reader = Reader(pg=demo_dsn())
+        self.addCleanup(self.drop_database)
+        self.addCleanup(self.reader.close)
+        self.gateway = Gateway(self.reader, pg=demo_dsn(), host="localhost")
+        self.addCleanup(self.gateway.close)
+        self.slot = None
+
+    def drop_database(self):
+        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE database = %s AND NOT active", (DATABASE,))
+        sql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+
+    def demo_sql(self, query):
+        subprocess.run(["psql", demo_dsn(), "-Xq", "-v", "ON_ERROR_STOP=1", "-c", query], check=True)
+
+    def as_here(self, text):
+        """The README's text with this gateway's port and the slot it created."""
+        text = text.replace(README_PORT, f"localhost:{self.gateway.port}")
+        return text.replace("delta_shaggyq3k9a1", self.slot) if self.slot else text
+
+    def assert_slot_reply(self, step):
+        command, answer = step
+        self.assertEqual(command, "curl -s localhost:12312/v1/init")
+        reply = run(self.as_here(command))
+        shape = re.escape(answer[0]).replace("delta_shaggyq3k9a1", "(delta_[a-z0-9_]+)")
+        found = re.fullmatch(shape, reply.strip())
+        self.assertIsNotNone(found, f"the README prints {answer[0]}, the gateway answered {reply}")
+        return found.group(1)
+
+    async def next_message(self, ws):
+        return json.loads(await asyncio.wait_for(ws.recv(), 30))
+
+    async def test_the_walkthrough_answers_as_printed(self):
+        init, page, stream, ack, reinit = steps(readme_blocks("## The API")[0])
+
+        self.slot = self.assert_slot_reply(init)
+
+        # The page: its first row exactly as printed, then the other demo orders.
+        printed = page[1][0]
+        self.assertTrue(printed.endswith(", ...]"), printed)
+        reply = run(self.as_here(page[0]))
+        self.assertTrue(reply.startswith(printed[:-len(", ...]")]), f"printed {printed}, got {reply}")
+        rows = json.loads(reply)
+        self.assertEqual([row["id"] for row in rows], [1, 2, 3])
+
+        # The stream: a change committed after the snapshot, in the printed shape.
+        url = next(word for word in shlex.split(self.as_here(stream[0])) if word.startswith("ws://"))
+        self.demo_sql("INSERT INTO orders (customer, total) VALUES ('bob', 20.00)")
+        self.demo_sql("INSERT INTO orders (customer, total) VALUES ('cy', 30.00)")
+        expected = json.loads(" ".join(stream[1]).replace("[...]", '"..."'))
+        async with websockets.connect(url) as ws:
+            first = await self.next_message(ws)
+            self.assertTrue(matches_shape(expected, first), f"printed {expected}, got {first}")
+            self.assertEqual(first["change"][0]["columnvalues"][:2], [4, "bob"])
+            second = await self.next_message(ws)
+            self.assertEqual(second["change"][0]["columnvalues"][:2], [5, "cy"])
+
+            # The ACK, as printed, with the first message's nextlsn.
+            message = json.loads(ack[0])
+            self.assertEqual(list(message), ["lsn"])
+            await ws.send(ack[0].replace(message["lsn"], first["nextlsn"]))
+            wait_until(lambda: self.confirmed() >= parse_lsn(first["nextlsn"]),
+                       what="the ACK to reach PostgreSQL")
+
+        # "Reconnect at any time: the stream resumes right after your last ACK."
+        async with websockets.connect(url) as ws:
+            again = await self.next_message(ws)
+            self.assertEqual(again["change"][0]["columnvalues"][:2], [5, "cy"])
+
+        # Start over: a new slot; the previous one is dropped.
+        previous = self.slot
+        self.slot = None
+        self.slot = self.assert_slot_reply((reinit[0], init[1]))
+        self.assertNotEqual(self.slot, previous)
+        wait_until(lambda: not sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (previous,)),
+                   what="the previous slot to be dropped")
+
+    def confirmed(self):
+        row = sql("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+                  (self.slot,))
+        return parse_lsn(row[0][0])
+
+    def test_reading_a_whole_table_answers_as_printed(self):
+        self.slot = self.assert_slot_reply(steps(readme_blocks("## The API")[0])[0])
+        block = next(b for b in readme_blocks("## The API") if "/v1/snapshot/stream" in b)
+        [(command, printed)] = steps(block)
+        lines = run(self.as_here(command)).splitlines()
+        self.assertEqual(lines[:len(printed)], printed)
+        self.assertEqual(len(lines), 3)  # and the third demo order
+
+
+if __name__ == "__main__":
+    unittest.main()
