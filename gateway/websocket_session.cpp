@@ -11,14 +11,6 @@ namespace deltastream::gateway {
 
 namespace http = beast::http;
 
-namespace {
-// RFC 6455 limits a close reason to 123 bytes.
-std::string fit_close_reason(std::string reason) {
-  if (reason.size() > 123) reason.resize(123);
-  return reason;
-}
-}  // namespace
-
 template <class Stream>
 websocket_session<Stream>::websocket_session(Stream&& stream, gateway_context& context,
                                              connection_token token)
@@ -356,8 +348,8 @@ void websocket_session<Stream>::end(close_code code, std::string reason) {
   module_logger("websocket")->info("{}: closing the {} ({}): {}", stream_,
                                    role_ == role::consumer ? "consumer" : "observer",
                                    static_cast<int>(code), reason);
-  close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code),
-                                          fit_close_reason(std::move(reason)));
+  if (reason.size() > 123) reason.resize(123);  // RFC 6455's limit for a close reason
+  close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), std::move(reason));
   if (!accepted_) return;  // on_attached or on_accept finishes the job
   closing_ = true;
   // Drop what is still waiting (keep the frame being written: its buffer is in use).

@@ -62,6 +62,7 @@ class stream_registry {
   std::optional<std::string> drop(const proto::control_request& request, std::uint64_t ticket);
   std::optional<std::string> list(const proto::control_request& request, std::uint64_t ticket);
   std::string describe(const std::string& id, const std::vector<slot_catalog::slot>& slots) const;
+  // Attaching (stream_attach.cpp): the slot checked, streaming started, then the lease granted.
   std::optional<std::string> attach(const proto::control_request& request, std::uint64_t ticket);
   std::optional<std::string> start_attach(const proto::control_request& request, std::uint64_t ticket,
                                           slot_catalog::outcome<std::optional<slot_catalog::position>> found);
