@@ -242,7 +242,8 @@ class SnapshotTest(unittest.TestCase):
         grown = high_water_kib(pid) - before
         print(f"\n  streamed {total >> 20} MiB in {elapsed:.1f} s; gateway VmHWM {before >> 10} MiB, "
               f"grew {grown} KiB", end=" ")
-        self.assertLess(grown, 40 << 10, f"VmHWM grew by {grown} KiB while streaming "
+        # "At most about a MiB per response" (README): a MiB, and as much again for the allocator.
+        self.assertLess(grown, 2 << 10, f"VmHWM grew by {grown} KiB while streaming "
                                          f"{total >> 20} MiB in {elapsed:.1f} s")
         # A client that leaves mid-stream: the gateway carries on.
         with socket.create_connection(("127.0.0.1", self.gateway.port), timeout=30) as s:
