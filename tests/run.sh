@@ -31,4 +31,10 @@ export PGTEST_CLUSTER="$root/deploy/local-postgres.sh $cluster"
 echo "test PostgreSQL: $PGTEST_DSN"
 
 cd build
-ctest --output-on-failure --timeout 600 "$@"
+# The sanitizer and fuzz tests exist only when the paths above reached CMake: a typo
+# there must fail the run, not shrink it.
+listed=$(ctest -N)
+for required in unit_tests_asan fuzz_copy_data integration_test_readme fault_short; do
+  grep -q " $required\$" <<<"$listed" || { echo "ctest does not list $required" >&2; exit 1; }
+done
+ctest --output-on-failure --no-tests=error --timeout 600 "$@"
