@@ -10,9 +10,10 @@
 # 3. `docker-compose config -q` on deploy/docker-compose.yml, then what the services
 #    need to reach each other: the gateway on 0.0.0.0 and published, the reader bound on
 #    0.0.0.0 and the gateway connecting to it by name, a healthcheck on every service.
-# 4. The Dockerfile installs through deploy/install-packages.sh from deploy/packages.txt
-#    (build) and deploy/runtime-packages.txt (runtime), and the runtime list is exactly
-#    the packages of the libraries the binaries link.
+# 4. The Dockerfile installs through deploy/install-packages.sh from
+#    deploy/build-packages.txt (build) and deploy/runtime-packages.txt (runtime), the
+#    build list is part of deploy/packages.txt, and the runtime list is exactly the
+#    packages of the libraries the binaries link.
 # 5. The example env files name exactly the variables the programs read (their --help).
 set -uo pipefail
 build=${1:?usage: $0 BUILD_DIR}
@@ -161,10 +162,11 @@ has() {  # has REGEX...: every one is in the Dockerfile
 lacks() {  # lacks REGEX: not in the Dockerfile
   ! grep -nE -- "$1" "$dockerfile"
 }
-check "Dockerfile: build stage on debian:bookworm installs deploy/packages.txt" \
-  has '^FROM debian:bookworm AS build' '^COPY deploy/packages.txt deploy/install-packages.sh' \
-      '^RUN \./deploy/install-packages.sh( |$)'
-check "Dockerfile: built without tests, installed" has '-DDELTASTREAM_TESTS=OFF' 'cmake --install'
+check "Dockerfile: build stage on debian:bookworm installs deploy/build-packages.txt" \
+  has '^FROM debian:bookworm AS build' '^COPY deploy/build-packages.txt deploy/install-packages.sh' \
+      '^RUN \./deploy/install-packages.sh deploy/build-packages.txt( |$)'
+check "Dockerfile: built without tests or benchmark, installed" \
+  has '-DDELTASTREAM_TESTS=OFF' '-DDELTASTREAM_BENCH=OFF' 'cmake --install'
 check "Dockerfile: runtime stage on bookworm-slim installs deploy/runtime-packages.txt" \
   has '^FROM debian:bookworm-slim' '^COPY deploy/runtime-packages.txt' \
       'install-packages.sh [^ ]*runtime-packages.txt'
@@ -202,6 +204,10 @@ in_packages() {  # in_packages NAME...: listed in deploy/packages.txt
   done
 }
 check "deploy/packages.txt has this test's tools" in_packages systemd docker-compose
+# The development list builds everything the image builds.
+mapfile -t build_packages < <(grep -vE '^\s*(#|$)' "$deploy/build-packages.txt")
+check "deploy/packages.txt has every package of deploy/build-packages.txt" \
+  in_packages "${build_packages[@]}"
 
 # --- 5. env files ---------------------------------------------------------------------
 env_file_matches() {  # env_file_matches PROGRAM ENV_FILE
