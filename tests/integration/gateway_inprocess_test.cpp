@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/beast/core.hpp>
@@ -119,7 +120,9 @@ lsn confirmed_flush(const std::string& slot) {
   auto result = pg_exec(conn.get(),
                         "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
                         {slot});
-  return PQntuples(result.get()) ? lsn::parse(PQgetvalue(result.get(), 0, 0)).value_or(lsn{}) : lsn{};
+  // A slot that vanished is a failure, not position 0/0 (which would pass a `<` check).
+  if (PQntuples(result.get()) != 1) throw std::runtime_error("slot " + slot + " does not exist");
+  return lsn::parse(PQgetvalue(result.get(), 0, 0)).value();
 }
 
 }  // namespace

@@ -50,7 +50,11 @@ TEST_CASE("a moved token counts once, and IPv4-mapped IPv6 is its IPv4 address")
 
 TEST_CASE("tokens outlive the table's other owners") {
   auto counts = std::make_shared<client_connections>(1);
+  const std::weak_ptr<client_connections> table = counts;
   auto token = counts->admit(ip::make_address("10.0.0.1"));
+  REQUIRE(token);
   counts.reset();  // the listener is gone; the session still holds its token
-  token.reset();
+  CHECK_FALSE(table.expired());
+  token.reset();  // releasing it touches the table (ASan would see a use after free)
+  CHECK(table.expired());
 }
