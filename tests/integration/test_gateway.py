@@ -124,7 +124,8 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         base = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
         async with websockets.connect(base) as consumer, \
                 websockets.connect(base + "&mode=observe") as observer:
-            await asyncio.sleep(0.2)  # the observer joins live: let its attach settle
+            # No pause: the gateway accepts an observer's upgrade once it is in the hub, and
+            # its SUB has subscribed to every stream since it connected to the reader.
             for i in range(20):
                 sql(f"INSERT INTO {table} VALUES (%s, 'x', null, 1)", (i,))
             seen_by_consumer = await changes(consumer, table, 20)
@@ -269,7 +270,6 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
         async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot_a}") as a, \
                 websockets.connect(f"{other.ws_url}/v1/lr/stream?slotName={slot_b}") as b, \
                 websockets.connect(f"{other.ws_url}/v1/lr/stream?slotName={slot_a}&mode=observe") as watch:
-            await asyncio.sleep(0.2)
             for i in range(10):
                 sql(f"INSERT INTO {table} VALUES (%s, 'g', null, 1)", (i,))
             for ws in (a, b, watch):

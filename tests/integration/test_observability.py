@@ -62,7 +62,6 @@ class ObservabilityTest(unittest.IsolatedAsyncioTestCase):
         uri = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
         async with websockets.connect(uri) as consumer, \
                 websockets.connect(uri + "&mode=observe") as observer:
-            await asyncio.sleep(0.3)
             sql("INSERT INTO metric_rows SELECT generate_series(1, 3)")
             text = await asyncio.wait_for(consumer.recv(), 20)
             await asyncio.wait_for(observer.recv(), 20)
