@@ -63,6 +63,17 @@ def wait_until(predicate, timeout=15.0, what="condition"):
         time.sleep(0.05)
 
 
+def wait_for_status_update(slot, timeout=15.0):
+    """Until PostgreSQL has a standby status update for `slot` sent after this call: the
+    positive proof that a status interval went by, for a test asserting that one did not
+    move the slot's position."""
+    since = sql("SELECT clock_timestamp()")[0][0]
+    wait_until(lambda: sql("SELECT r.reply_time > %s FROM pg_stat_replication r "
+                           "JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = %s",
+                           (since, slot)) == [(True,)],
+               timeout, what=f"a status update for {slot}")
+
+
 def parse_lsn(text):
     high, low = text.split("/")
     return (int(high, 16) << 32) | int(low, 16)

@@ -12,7 +12,7 @@ import websockets
 import zmq
 
 from harness import (Control, Gateway, Reader, Subscriber, format_lsn, parse_lsn, rows_of,
-                     sql, wait_until)
+                     sql, wait_for_status_update, wait_until)
 
 PART_BYTES = "1024"
 
@@ -75,7 +75,6 @@ class ReaderPiecesTest(ReaderCase):
         sub = Subscriber(self.reader.publish, stream)
         if high_water_mark:
             sub.socket.setsockopt(zmq.RCVHWM, high_water_mark)
-        time.sleep(0.2)  # a SUB connects asynchronously
         reply = self.control.ok("attach", stream=stream)
         return sub, reply
 
@@ -119,7 +118,7 @@ class ReaderPiecesTest(ReaderCase):
             (entry,) = [s for s in self.control.ok("list")["streams"] if s["stream"] == stream]
             return entry["delivered_lsn"] == format_lsn(before["lsn"]) and entry["seq"] > 10
         wait_until(stalled, timeout=30, what="the reader to stall in the middle of the message")
-        time.sleep(1.5)  # status updates go by
+        wait_for_status_update(stream)  # what it says may not pass the message's start
         self.reader.kill()
         blocked.close()
         # While the transaction was being written, the idle flush position may have
@@ -155,25 +154,16 @@ class QueuedBytesTest(ReaderCase):
         self.slots.append(stream)
         # A SUB that holds at most 5 pieces, and reads nothing until the reader stalls.
         sub = Subscriber(self.reader.publish, stream, receive_hwm=5)
-        time.sleep(0.2)  # a SUB connects asynchronously
         self.control.ok("attach", stream=stream)
         sub.wait_for(lambda frame: True, what="a first frame (the SUB is subscribed)")
         before = resident_mib(self.reader.process.pid)
         sql(f"INSERT INTO {table} SELECT g, repeat('q', 1000) FROM generate_series(1, 40000) g")
 
-        def seq():
+        def stalled():
+            """The stream's seq once the reader says it holds a frame back (queues full)."""
             (entry,) = [s for s in self.control.ok("list")["streams"] if s["stream"] == stream]
-            return entry["seq"]
-        last, still_since = -1, time.monotonic()
-        deadline = time.monotonic() + 60
-        # Stalled: pieces went out, then none for 1.5 s.
-        while last <= 10 or time.monotonic() - still_since < 1.5:
-            self.assertLess(time.monotonic(), deadline, "the reader never stalled")
-            now = seq()
-            if now != last:
-                last, still_since = now, time.monotonic()
-            time.sleep(0.1)
-        self.assertGreater(last, 10)
+            return entry["held_back"] and entry["seq"] > 10 and entry["seq"]
+        last = wait_until(stalled, timeout=60, what="the reader to stall")
         self.assertLess(last, 2000, "most of the 40 MB transaction should still be in PostgreSQL")
         grown = resident_mib(self.reader.process.pid) - before
         self.assertLess(grown, 12, f"the reader grew by {grown:.1f} MiB while its subscriber stalled")

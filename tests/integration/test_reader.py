@@ -10,7 +10,8 @@ import unittest
 import psycopg2
 
 from harness import (DATA, HEARTBEAT, STREAM_END, Control, ReaderCase, Subscriber,
-                     cluster, connect, dsn, format_lsn, parse_lsn, rows_of, sql, wait_until)
+                     cluster, connect, dsn, format_lsn, parse_lsn, rows_of, sql, wait_for_status_update,
+                     wait_until)
 
 
 def confirmed_flush(stream):
@@ -176,7 +177,7 @@ class ReaderTest(ReaderCase):
         # Backwards: accepted as a no-op; positions never move back.
         back = self.control.ok("ack", stream=stream, lsn=format_lsn(found[0][2]["lsn"]), epoch=epoch)
         self.assertEqual(back["acked"], format_lsn(second))
-        time.sleep(1.5)  # one status interval: nothing may have moved it
+        wait_for_status_update(stream)  # one went by: nothing may have moved it
         self.assertEqual(confirmed_flush(stream), second)
 
     def test_kill_9_and_restart_resumes_from_the_committed_position(self):
