@@ -180,5 +180,60 @@ class ReadmeWalkthroughTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(len(lines), 3)  # and the third demo order
 
 
+class ReadmeDifferencesTest(unittest.IsolatedAsyncioTestCase):
+    """Rows of the README's table of differences from pgdeltastream that no other test
+    exercises, each as the README words it."""
+
+    def setUp(self):
+        self.reader = Reader("--status-interval", "1")
+        self.addCleanup(self.reader.close)
+        self.gateway = Gateway(self.reader)
+        self.addCleanup(self.gateway.close)
+        self.addCleanup(lambda: self.gateway.http("GET", "/v1/init"))  # drops the slot made last
+        sql("DROP TABLE IF EXISTS readme_rows, readme_ddl; CREATE TABLE readme_rows (id int PRIMARY KEY, secret text)")
+
+    def confirmed(self, slot):
+        return parse_lsn(sql("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+                             (slot,))[0][0])
+
+    async def test_transactions_without_row_changes_are_not_sent_and_the_slot_moves_past_them(self):
+        slot = self.gateway.init()
+        async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}") as ws:
+            sql("CREATE TABLE readme_ddl (id int)")  # DDL: a transaction without row changes
+            sql("VACUUM readme_rows")
+            sql("INSERT INTO readme_rows VALUES (1, 'marker')")
+            first = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            self.assertEqual(first["change"][0]["columnvalues"], [1, "marker"], "something came before the row")
+            await ws.send(json.dumps({"lsn": first["nextlsn"]}))
+            # "Once everything sent is ACKed, the slot moves past them by itself."
+            sql("DROP TABLE readme_ddl")
+            after_ddl = parse_lsn(sql("SELECT pg_current_wal_lsn()::text")[0][0])
+            wait_until(lambda: self.confirmed(slot) >= after_ddl, what="the slot to move past the DDL")
+
+    def test_a_trailing_slash_is_served_as_the_path_without_it(self):
+        for path in ("/healthz/", "/v1/init/"):
+            status, body = self.gateway.http("GET", path)
+            self.assertEqual(status, 200, (path, body))
+        self.assertRegex(body["slotName"], r"^delta_")
+
+    async def test_row_data_never_appears_in_the_logs(self):
+        secret = "row-value-7f3c9e"
+        sql("INSERT INTO readme_rows VALUES (1, %s)", (secret,))
+        slot = self.gateway.init()
+        status, rows = self.gateway.http("POST", "/v1/snapshot/data", json.dumps(
+            {"slotName": slot, "table": "readme_rows", "offset": 0, "limit": 10}))
+        self.assertEqual((status, rows), (200, [{"id": 1, "secret": secret}]))
+        async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}") as ws:
+            sql("INSERT INTO readme_rows VALUES (2, %s)", (secret,))
+            message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            self.assertEqual(message["change"][0]["columnvalues"], [2, secret])
+            await ws.send(json.dumps({"lsn": message["nextlsn"]}))
+            await ws.send(json.dumps({"lsn": "FF/0"}))  # refused: its error is logged
+            self.assertIn("error", json.loads(await asyncio.wait_for(ws.recv(), 30)))
+        # Both run at --log-level debug, their most talkative.
+        self.assertIn(slot, self.gateway.output())
+        self.assertNotIn(secret, self.gateway.output() + self.reader.output())
+
+
 if __name__ == "__main__":
     unittest.main()
