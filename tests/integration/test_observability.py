@@ -9,7 +9,7 @@ import urllib.request
 
 import websockets
 
-from harness import Gateway, Reader, sql, wait_until
+from harness import Gateway, Reader, cluster, sql, wait_until
 
 SAMPLE = re.compile(r'^([a-z_]+)(?:\{([^}]*)\})? (\S+)$')
 
@@ -89,6 +89,20 @@ class ObservabilityTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual((status, body["status"], body["reader"]), (503, "not ready", False))
         self.assertEqual(value(scrape(self.gateway), "deltastream_reader_up"), 0)
         self.assertEqual(self.gateway.http("GET", "/healthz"), (200, {"status": "ok"}))
+
+    async def test_the_reconnect_counters_move(self):
+        slot = self.gateway.init()
+        async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"):
+            samples = scrape(self.gateway)
+            self.assertEqual(value(samples, "deltastream_stream_reconnects_total", stream=slot), 0)
+            self.assertEqual(value(samples, "deltastream_reader_link_disconnects_total"), 0)
+            cluster("restart")  # the reader re-makes the stream's replication connection
+            wait_until(lambda: (value(scrape(self.gateway), "deltastream_stream_reconnects_total",
+                                      stream=slot) or 0) >= 1,
+                       timeout=30, what="the stream's reconnect to be counted")
+        self.reader.kill()
+        wait_until(lambda: value(scrape(self.gateway), "deltastream_reader_link_disconnects_total") == 1,
+                   what="the lost reader link to be counted")
 
 
 if __name__ == "__main__":
