@@ -248,8 +248,11 @@ def rows_of(frame):
 class Gateway:
     """deltastream-gateway as a child process, on a free port, talking to `reader`."""
 
-    def __init__(self, reader, *extra, pgdeltastream_flags=False, pg=None, host="127.0.0.1"):
+    def __init__(self, reader, *extra, pgdeltastream_flags=False, pg=None, host="127.0.0.1", pg_env=None):
+        """pgdeltastream_flags: PostgreSQL named by the Go server's flags (-pgHost …);
+        pg_env: by these variables (PGHOST …) instead of --pg."""
         self.pg = pg or dsn()
+        self.pg_env = pg_env
         self.host = host
         self.binary = os.environ.get("DELTASTREAM_GATEWAY_BIN")
         if not self.binary:
@@ -272,8 +275,10 @@ class Gateway:
 
     def start(self):
         env = dict(os.environ, DELTASTREAM_CONTROL=self.reader.control,
-                   DELTASTREAM_PUBLISH=self.reader.publish)
-        if self.pgdeltastream_flags:  # the Go server's own flags, single dash
+                   DELTASTREAM_PUBLISH=self.reader.publish, **(self.pg_env or {}))
+        if self.pg_env is not None:
+            args = ["--server-host", self.host, "--server-port", str(self.port)]
+        elif self.pgdeltastream_flags:  # the Go server's own flags, single dash
             parts = dict(item.split("=", 1) for item in self.pg.split())
             args = ["-serverHost", self.host, "-serverPort", str(self.port),
                     "-pgHost", parts["host"], "-pgPort", parts["port"],

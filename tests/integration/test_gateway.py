@@ -9,7 +9,7 @@ import unittest
 import psycopg2
 import websockets
 
-from harness import Gateway, Reader, connect, sql, wait_until
+from harness import Gateway, Reader, connect, dsn, sql, wait_until
 
 # pgdeltastream's walk-through, as its README tells a client to do it.
 
@@ -449,13 +449,37 @@ class GatewayErrorsTest(unittest.TestCase):
         self.assertEqual(asyncio.run(attempt("?slotName=Robert%27%29%3B%20DROP%20TABLE%20x%3B--")), 404)
         self.assertEqual(asyncio.run(attempt("")), 400)
 
-    def test_pgdeltastream_flags_work(self):
-        gateway = Gateway(self.reader, pgdeltastream_flags=True)
-        try:
-            status, _ = gateway.http("GET", "/healthz")
-            self.assertEqual(status, 200)
-        finally:
-            gateway.close()
+    @staticmethod
+    def read_through(gateway):
+        """(status, body) of /v1/init and a snapshot page, each over `gateway`'s own
+        PostgreSQL connection (it imports the new slot's snapshot there)."""
+        status, body = gateway.http("GET", "/v1/init")
+        if status != 200:
+            return status, body
+        return gateway.http("POST", "/v1/snapshot/data", json.dumps(
+            {"table": "err_rows", "offset": 0, "limit": 10}))
+
+    def test_pgdeltastream_flags_and_variables_name_the_database(self):
+        parts = dict(item.split("=", 1) for item in dsn().split())
+        wrong_db = " ".join(f"{k}={'no_such_db' if k == 'dbname' else v}" for k, v in parts.items())
+        variables = {"PGHOST": parts["host"], "PGPORT": parts["port"], "PGUSER": parts["user"]}
+        for how, settings, works in (
+                ("-pgHost -pgPort -user -db", {"pgdeltastream_flags": True}, True),
+                ("the same flags, -db no_such_db", {"pgdeltastream_flags": True, "pg": wrong_db}, False),
+                ("PGHOST PGPORT PGUSER DBNAME", {"pg_env": {**variables, "DBNAME": parts["dbname"]}}, True),
+                ("the same variables, DBNAME=no_such_db", {"pg_env": {**variables, "DBNAME": "no_such_db"}}, False)):
+            with self.subTest(how):
+                gateway = Gateway(self.reader, **settings)
+                try:
+                    status, body = self.read_through(gateway)
+                    if works:
+                        self.assertEqual(status, 200, body)
+                        self.assertEqual([row["id"] for row in body], [1, 2])
+                    else:
+                        self.assertEqual(status, 500, body)
+                        self.assertIn("no_such_db", body["error"])
+                finally:
+                    gateway.close()
 
 
 if __name__ == "__main__":
