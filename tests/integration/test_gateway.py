@@ -404,13 +404,30 @@ class GatewayErrorsTest(unittest.TestCase):
         self.assertEqual((status, [r["id"] for r in rows]), (200, [2, 1]))
         self.assertEqual(sql("SELECT count(*) FROM err_rows")[0][0], 2)
 
-    def test_concurrent_snapshot_requests_all_succeed(self):
+    def test_concurrent_requests_on_two_snapshots_each_read_their_own(self):
         import concurrent.futures
-        body = json.dumps({"slotName": self.slot, "table": "err_rows", "offset": 0, "limit": 10})
-        with concurrent.futures.ThreadPoolExecutor(20) as pool:
-            results = list(pool.map(lambda _: self.gateway.http("POST", "/v1/snapshot/data", body),
-                                    range(20)))
-        self.assertEqual({status for status, _ in results}, {200})
+        sql("DROP TABLE IF EXISTS par_rows; CREATE TABLE par_rows (id int PRIMARY KEY)")
+        sql("INSERT INTO par_rows VALUES (1), (2)")
+        other = Gateway(self.reader)
+        try:
+            first = other.init()
+            sql("INSERT INTO par_rows VALUES (3)")  # after the first snapshot, before the second
+            second = self.gateway.init()
+            type(self).slot = second  # the next tests read this snapshot: the last /v1/init dropped theirs
+            requests = [(other, first, [1, 2]), (self.gateway, second, [1, 2, 3])] * 15
+
+            def read(request):
+                gateway, slot, _ = request
+                return gateway.http("POST", "/v1/snapshot/data", json.dumps(
+                    {"slotName": slot, "table": "par_rows", "offset": 0, "limit": 10,
+                     "order_by": {"column": "id", "order": "ASC"}}))
+            with concurrent.futures.ThreadPoolExecutor(20) as pool:
+                results = list(pool.map(read, requests))
+            for (_, slot, expected), (status, rows) in zip(requests, results):
+                self.assertEqual(status, 200, rows)
+                self.assertEqual([row["id"] for row in rows], expected, slot)
+        finally:
+            other.close()
 
     def test_http_errors(self):
         self.assert_error(*self.gateway.http("GET", "/nope"), 404, "not found")

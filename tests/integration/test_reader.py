@@ -323,6 +323,13 @@ class ReaderTest(ReaderCase):
         self.assertTrue(status["postgres"])
         self.assertEqual(status["pid"], self.reader.process.pid)
         self.assertTrue(status["instance"])
+        # A restart is a new instance (tools tell a restarted reader by it), and so is a
+        # second reader.
+        self.reader.kill()
+        self.reader.start()
+        restarted = self.control.ok("status")
+        self.assertEqual(restarted["pid"], self.reader.process.pid)
+        self.assertNotEqual(restarted["instance"], status["instance"])
 
     def test_sigterm_sends_the_last_status_and_exits_zero(self):
         table = self.new_table("term_rows")
