@@ -84,6 +84,23 @@ class TlsTest(unittest.IsolatedAsyncioTestCase):
         self.assertIn("HTTP/1.1 200 OK", output)
         self.assertIn('{"status":"ok"}', output)
 
+    def test_tls_1_2_is_served_and_1_1_refused(self):
+        """"TLS 1.2 or later" (README), probed from both sides of the line."""
+        def handshake(version):
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.load_verify_locations(self.cert)
+            context.minimum_version = context.maximum_version = version
+            if version < ssl.TLSVersion.TLSv1_2:
+                context.set_ciphers("DEFAULT:@SECLEVEL=0")  # else this client refuses first
+            with socket.create_connection(("127.0.0.1", self.gateway.port), timeout=10) as raw:
+                with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    return tls.version()
+        self.assertEqual(handshake(ssl.TLSVersion.TLSv1_2), "TLSv1.2")
+        with self.assertRaises(ssl.SSLError) as refused:
+            handshake(ssl.TLSVersion.TLSv1_1)
+        # The server's refusal (a protocol version alert), not this client's own.
+        self.assertEqual(refused.exception.reason, "TLSV1_ALERT_PROTOCOL_VERSION", refused.exception)
+
     def test_https_healthz_and_init(self):
         self.assertEqual(self.gateway.http("GET", "/healthz"), (200, {"status": "ok"}))
         status, body = self.gateway.http("GET", "/v1/init")
