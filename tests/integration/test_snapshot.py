@@ -9,7 +9,9 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Gateway, Reader, connect, sql, wait_until
+import psycopg2
+
+from harness import Control, Gateway, Reader, connect, dsn, sql, wait_until
 
 ROWS = 2500
 # Rows of the big table: about 100 MB of NDJSON, far more than the gateway may hold.
@@ -256,6 +258,53 @@ class SnapshotTest(unittest.TestCase):
                                "AND pid <> pg_backend_pid()")[0][0] == 0,
                    timeout=30, what="the abandoned COPY to end")
 
+
+
+class SnapshotExpiryTest(unittest.TestCase):
+    """A snapshot is not held forever: the gateway lets one go after
+    --snapshot-idle-timeout seconds unused, the reader its exported one after
+    --snapshot-hold seconds unless it was released sooner."""
+
+    def setUp(self):
+        sql("DROP TABLE IF EXISTS expiry_rows; CREATE TABLE expiry_rows (id int); INSERT INTO expiry_rows VALUES (1)")
+        self.addCleanup(drop_slots)
+
+    def test_the_gateway_releases_a_snapshot_left_idle(self):
+        reader = Reader()
+        self.addCleanup(reader.close)
+        gateway = Gateway(reader, "--snapshot-idle-timeout", "1")
+        self.addCleanup(gateway.close)
+        slot = gateway.init()
+        page = json.dumps({"slotName": slot, "table": "expiry_rows", "offset": 0, "limit": 10})
+        self.assertEqual(gateway.http("POST", "/v1/snapshot/data", page), (200, [{"id": 1}]))
+        wait_until(lambda: f"{slot}: snapshot released after 1 s idle" in gateway.output(), timeout=30,
+                   what="the gateway to release the idle snapshot")
+        status, body = gateway.http("POST", "/v1/snapshot/data", page)
+        self.assertEqual(status, 503, body)
+        self.assertIn("snapshot not available", body["error"])
+
+    def test_the_reader_releases_an_exported_snapshot_held_too_long(self):
+        reader = Reader("--snapshot-hold", "1")
+        self.addCleanup(reader.close)
+        with Control(reader.control) as control:
+            created = control.ok("create")
+            self.assertEqual(self.rows_in(created["snapshot"]), [(1,)])  # importable while held
+            wait_until(lambda: f"{created['stream']}: released the exported snapshot (held too long)"
+                       in reader.output(), timeout=30, what="the reader to release the snapshot")
+            with self.assertRaises(psycopg2.errors.InvalidParameterValue):
+                self.rows_in(created["snapshot"])
+
+    @staticmethod
+    def rows_in(snapshot):
+        conn = psycopg2.connect(dsn())
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute("SET TRANSACTION SNAPSHOT %s", (snapshot,))
+                cur.execute("SELECT id FROM expiry_rows")
+                return cur.fetchall()
+        finally:
+            conn.close()
 
 if __name__ == "__main__":
     unittest.main()
