@@ -259,6 +259,31 @@ class SnapshotTest(unittest.TestCase):
                    timeout=30, what="the abandoned COPY to end")
 
 
+    def test_a_stream_cut_by_the_database_ends_without_its_last_chunk(self):
+        """"A failure after the first row ends the response without its last chunk" (README)."""
+        other = Gateway(self.reader)  # its own slot and snapshot: the cut may take them down
+        try:
+            slot = other.init()
+            conn = other.connection()
+            conn.connect()
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+            conn.request("GET", f"/v1/snapshot/stream?slotName={slot}&table=snap_big")
+            response = conn.getresponse()
+            self.assertEqual(response.status, 200)
+            self.assertTrue(response.read(64 << 10))  # rows are coming; the COPY runs on
+            (copy,) = wait_until(lambda: sql("SELECT pid FROM pg_stat_activity WHERE query LIKE "
+                                             "'COPY%%snap_big%%' AND pid <> pg_backend_pid()"),
+                                 what="the gateway's COPY")
+            sql("SELECT pg_terminate_backend(%s)", copy)
+            with self.assertRaises(http.client.IncompleteRead):
+                while response.read(64 << 10):
+                    pass
+            conn.close()
+            status, _ = other.http("GET", "/healthz")
+            self.assertEqual(status, 200)
+        finally:
+            other.close()
+
 
 class SnapshotExpiryTest(unittest.TestCase):
     """A snapshot is not held forever: the gateway lets one go after
