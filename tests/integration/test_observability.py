@@ -4,6 +4,7 @@ and gateway, scraped and parsed as Prometheus would."""
 import asyncio
 import json
 import re
+import time
 import unittest
 import urllib.request
 
@@ -60,6 +61,7 @@ class ObservabilityTest(unittest.IsolatedAsyncioTestCase):
         sql("DROP TABLE IF EXISTS metric_rows; CREATE TABLE metric_rows (id int PRIMARY KEY)")
         slot = self.gateway.init()
         uri = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
+        before_attach = time.monotonic()
         async with websockets.connect(uri) as consumer, \
                 websockets.connect(uri + "&mode=observe") as observer:
             sql("INSERT INTO metric_rows SELECT generate_series(1, 3)")
@@ -74,7 +76,10 @@ class ObservabilityTest(unittest.IsolatedAsyncioTestCase):
             lag = value(samples, "deltastream_slot_lag_bytes", stream=slot)
             self.assertGreater(lag, 0)  # not ACKed yet
             self.assertEqual(value(samples, "deltastream_slot_lag_warning", stream=slot), 0)
-            self.assertIsNotNone(value(samples, "deltastream_stream_last_ack_age_seconds", stream=slot))
+            # No ACK yet: the age counts from the attach, which came after before_attach.
+            age = value(samples, "deltastream_stream_last_ack_age_seconds", stream=slot)
+            self.assertGreaterEqual(age, 0)
+            self.assertLessEqual(age, time.monotonic() - before_attach + 0.01)
             await consumer.send(json.dumps({"lsn": json.loads(text)["nextlsn"]}))
             await consumer.send("x" * 70_000)  # over --max-frame-bytes: closed with 1009
             with self.assertRaises(websockets.ConnectionClosed):
