@@ -8,7 +8,8 @@ import uuid
 
 import zmq
 
-from harness import DATA, HEARTBEAT, STREAM_END, ReaderCase, Subscriber, format_lsn, sql, wait_until
+from harness import (DATA, HEARTBEAT, STREAM_END, ReaderCase, Subscriber, format_lsn, parse_lsn, sql,
+                     wait_until)
 
 
 class ControlProtocolTest(ReaderCase):
@@ -79,7 +80,11 @@ class ControlProtocolTest(ReaderCase):
         self.assertEqual(json.loads(end["payload"])["code"], "detached")
         listed = {s["stream"]: s for s in self.control.ok("list")["streams"]}
         self.assertFalse(listed[stream]["attached"])
-        self.assertEqual(listed[stream]["confirmed_flush_lsn"], format_lsn(frame["lsn"]))
+        # The final status update carried the ACK (or, all being ACKed, the WAL end past it);
+        # the walsender may still be reading it when the detach is answered.
+        wait_until(lambda: parse_lsn({s["stream"]: s for s in self.control.ok("list")["streams"]}[stream]
+                                     ["confirmed_flush_lsn"]) >= frame["lsn"],
+                   what="the final status update to reach PostgreSQL")
 
     def test_a_request_over_64_kib_is_dropped_and_the_next_is_answered(self):
         big = json.dumps({"op": "status", "id": "big", "pad": "x" * (64 << 10)}).encode()
