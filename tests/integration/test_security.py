@@ -132,6 +132,11 @@ class BindingTest(unittest.TestCase):
             self.assertIn(url, line)
             self.assertTrue(self.healthy(url))
 
+    def test_allow_unauthenticated_listens_where_asked(self):
+        port, line = self.serve("--server-host", "0.0.0.0", "--allow-unauthenticated")
+        self.assertIn(f"listening on http://0.0.0.0:{port} ", line)  # not moved to loopback
+        self.assertTrue(self.healthy(f"http://127.0.0.1:{port}"))
+
     def test_the_ipv6_wildcard_serves_both_families(self):
         port, line = self.serve("--server-host", "::", "--allow-unauthenticated")
         self.assertIn(f"http://[::]:{port}", line)
