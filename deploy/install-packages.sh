@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages of a list that are missing (as root, or through sudo).
-# deploy/install-packages.sh [LIST]: LIST defaults to deploy/packages.txt, the one list
-# that tests/run.sh, deploy/quickstart.sh and the Dockerfile's build stage install; the
-# Dockerfile's runtime stage passes deploy/runtime-packages.txt.
+# deploy/install-packages.sh [LIST]: LIST defaults to deploy/packages.txt, the list that
+# tests/run.sh and deploy/quickstart.sh install; the Dockerfile passes
+# deploy/build-packages.txt in its build stage and deploy/runtime-packages.txt at runtime.
 set -euo pipefail
 list=${1:-"$(dirname "${BASH_SOURCE[0]}")/packages.txt"}
 mapfile -t wanted < <(grep -v '^\s*#' "$list" | grep -v '^\s*$')

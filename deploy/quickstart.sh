@@ -119,10 +119,10 @@ deltastream is running:
   reader     control ${DELTASTREAM_CONTROL:-tcp://127.0.0.1:5590}, data ${DELTASTREAM_PUBLISH:-tcp://127.0.0.1:5591}
 $([ "$demo_writer" = 1 ] && echo "  a new demo order is committed every second")
 
-Try, in another terminal (websocat, or any WebSocket client):
+Try, in another terminal (websocat, python3 -m websockets, or any WebSocket client):
   slot=\$(curl -s $url/v1/init | sed 's/.*"slotName":"\([^"]*\)".*/\1/'); echo \$slot
   curl -s $url/v1/snapshot/data -d '{"slotName":"'\$slot'","table":"$table","offset":0,"limit":100}'
-  websocat "${url/http/ws}/v1/lr/stream?slotName=\$slot"   # then send {"lsn":"<its nextlsn>"} to ACK
+  python3 -m websockets "${url/http/ws}/v1/lr/stream?slotName=\$slot"   # then type {"lsn":"<its nextlsn>"} to ACK
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}"
