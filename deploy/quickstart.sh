@@ -111,18 +111,24 @@ if [ "$demo_writer" = 1 ]; then
 fi
 table=public.orders
 [ -z "$cluster" ] && table='<schema.table>'
+writing="" change=""  # what makes the stream show something
+if [ "$demo_writer" = 1 ]; then
+  writing=$'\n  a new demo order is committed every second'
+elif [ -n "$cluster" ]; then
+  change="psql \"$DELTASTREAM_PG\" -c \"INSERT INTO orders (customer, total) VALUES ('ada', 1.00)\""
+fi
 cat <<MSG
 
 deltastream is running:
   HTTP       $url/v1/init   $url/v1/snapshot/data
   WebSocket  ${url/http/ws}/v1/lr/stream?slotName=<slot>
-  reader     control ${DELTASTREAM_CONTROL:-tcp://127.0.0.1:5590}, data ${DELTASTREAM_PUBLISH:-tcp://127.0.0.1:5591}
-$([ "$demo_writer" = 1 ] && echo "  a new demo order is committed every second")
+  reader     control ${DELTASTREAM_CONTROL:-tcp://127.0.0.1:5590}, data ${DELTASTREAM_PUBLISH:-tcp://127.0.0.1:5591}$writing
 
 Try, in another terminal (websocat, python3 -m websockets, or any WebSocket client):
   slot=\$(curl -s $url/v1/init | sed 's/.*"slotName":"\([^"]*\)".*/\1/'); echo \$slot
   curl -s $url/v1/snapshot/data -d '{"slotName":"'\$slot'","table":"$table","offset":0,"limit":100}'
   python3 -m websockets "${url/http/ws}/v1/lr/stream?slotName=\$slot"   # then type {"lsn":"<its nextlsn>"} to ACK
-Press Ctrl-C to stop.
+${change:+  $change   # from a third terminal: a change to see
+}Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}"
