@@ -279,14 +279,19 @@ async def main():
           f"ACK sent but not taken {consumer.acked_again - consumer.confirmed_again}, "
           f"confirmed by PostgreSQL {consumer.confirmed_again}; duplicate messages "
           f"{consumer.duplicate_messages}, bound from the ACK windows {consumer.duplicate_bound}")
+    # An ACK the reader could not take because of a fault (it restarted, or did not answer
+    # in time) is refused with "ACK not committed": its rows come again, counted above.
+    # Any other error frame (a malformed ACK, one past what was delivered) is a bug.
+    unexpected = {error: count for error, count in consumer.error_frames.items()
+                  if not error.startswith("ACK not committed: ") or "beyond what was delivered" in error}
     for error, count in consumer.error_frames.items():
-        print(f"error frame x{count}: {error}")
+        print(f"error frame x{count}{' (unexpected)' if error in unexpected else ''}: {error}")
     if missing:
         print(f"MISSING rows (first 20): {missing[:20]}")
     sql(f"DROP TABLE IF EXISTS {TABLE}")
     every_kind = sum(faults.values()) < len(faults) or all(faults.values())
     ok = not missing and every_kind and consumer.confirmed_again == 0 and \
-        consumer.duplicate_messages <= consumer.duplicate_bound and not consumer.error_frames
+        consumer.duplicate_messages <= consumer.duplicate_bound and not unexpected
     print("fault run: " + ("1 passed, 0 failed" if ok else "0 passed, 1 failed"))
     return 0 if ok else 1
 
