@@ -46,11 +46,12 @@ gateway::gateway(const gateway_options& options)
 
 void gateway::listen() {
   std::string failures;
+  const auto connections = std::make_shared<client_connections>(options_.server.max_connections_per_client);
   for (auto endpoint : listen_addresses(io_, options_.server)) {
     // Port 0 (any free one): every address gets the port the first one got.
     if (!listeners_.empty()) endpoint.port(listeners_.front()->local_endpoint().port());
     boost::beast::error_code error;
-    if (auto opened = listener::open(context_, endpoint, error)) {
+    if (auto opened = listener::open(context_, connections, endpoint, error)) {
       listeners_.push_back(std::move(opened));
       continue;
     }

@@ -11,14 +11,14 @@ namespace deltastream::gateway {
 
 namespace net = boost::asio;
 
-listener::listener(gateway_context& context)
+listener::listener(gateway_context& context, std::shared_ptr<client_connections> connections)
     : context_(context),
       acceptor_(context.io),
-      connections_(std::make_shared<client_connections>(context.settings.max_connections_per_client)) {}
+      connections_(std::move(connections)) {}
 
-std::shared_ptr<listener> listener::open(gateway_context& context, const net::ip::tcp::endpoint& endpoint,
-                                         boost::beast::error_code& error) {
-  auto opened = std::make_shared<listener>(context);
+std::shared_ptr<listener> listener::open(gateway_context& context, std::shared_ptr<client_connections> connections,
+                                         const net::ip::tcp::endpoint& endpoint, boost::beast::error_code& error) {
+  auto opened = std::make_shared<listener>(context, std::move(connections));
   auto& acceptor = opened->acceptor_;
   acceptor.open(endpoint.protocol(), error);
   if (!error) acceptor.set_option(net::socket_base::reuse_address(true), error);

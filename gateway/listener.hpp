@@ -15,9 +15,11 @@ namespace deltastream::gateway {
 class listener : public std::enable_shared_from_this<listener> {
  public:
   // Listens on `endpoint` (`::` on both families); nullptr and `error` when it cannot.
-  static std::shared_ptr<listener> open(gateway_context& context, const boost::asio::ip::tcp::endpoint& endpoint,
+  // `connections` is shared by every listener: a client's limit holds across addresses.
+  static std::shared_ptr<listener> open(gateway_context& context, std::shared_ptr<client_connections> connections,
+                                        const boost::asio::ip::tcp::endpoint& endpoint,
                                         boost::beast::error_code& error);
-  explicit listener(gateway_context& context);
+  listener(gateway_context& context, std::shared_ptr<client_connections> connections);
   void run();
   void stop();
   boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
