@@ -24,6 +24,12 @@ const std::vector<std::pair<std::string, std::string>> wal2json_options = {
 
 // SQLSTATE undefined_object: START_REPLICATION on a slot that does not exist.
 constexpr std::string_view slot_missing_state = "42704";
+// SQLSTATE object_in_use: the slot is active for another walsender.
+constexpr std::string_view slot_active_state = "55006";
+// How long a start waits for the slot's previous walsender to exit, and how often it
+// looks: an exiting walsender lets go within milliseconds, a loaded machine's in seconds.
+constexpr auto slot_release_wait = std::chrono::seconds(5);
+constexpr auto slot_release_poll = std::chrono::milliseconds(20);
 
 }  // namespace
 
@@ -43,13 +49,19 @@ stream::stream(stream_name name, lsn committed, const stream_settings& settings,
 stream::~stream() = default;
 
 void stream::start(std::string_view marker) {
+  audience_marker_ = std::string(marker);
+  release_deadline_ = clock::now() + slot_release_wait;
+  connect();
+}
+
+void stream::connect() {
   // Start from what the consumer acknowledged (the slot's confirmed_flush_lsn at attach,
   // or a later ACK, also one that came while the connection was down): PostgreSQL resends
   // every transaction committed after it and skips those before it, even when its own
   // confirmed_flush_lsn rewound in a crash (it is written to disk only at checkpoints).
   start_from_ = resume_position();
-  audience_marker_ = std::string(marker);
   streaming_ = false;
+  awaiting_release_ = false;
   start_wait_.reset();
   start_deadline_ = clock::now() + settings_.start_timeout;
   try {
@@ -113,7 +125,10 @@ void stream::check_audience() {
 
 void stream::step(clock::time_point now, socket_ready ready) {
   if (!connection_) {
-    if (now >= retry_at_ && !gone_) start();  // a marker is for the attach's start only
+    if (now >= retry_at_ && !gone_) {
+      if (awaiting_release_) return connect();  // the same start, marker and all
+      start();  // a marker is for the attach's start only
+    }
     return;
   }
   bool readable = ready.readable;
@@ -324,6 +339,16 @@ void stream::publish_heartbeat() {
 
 void stream::lose_connection(const std::string& reason, const std::string& sqlstate) {
   const bool was_streaming = connected();
+  start_wait_.reset();
+  if (!was_streaming && sqlstate == slot_active_state && clock::now() < release_deadline_) {
+    // Still starting: an attach waits for the walsender to go rather than fail.
+    connection_.reset();
+    awaiting_release_ = true;
+    retry_at_ = clock::now() + slot_release_poll;
+    module_logger("stream")->debug("{}: {}; trying again", name_.str(), reason);
+    return;
+  }
+  awaiting_release_ = false;
   if (was_streaming) ++reconnects_;
   if (!was_streaming) start_failure_ = reason;
   connection_.reset();

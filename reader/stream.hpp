@@ -86,7 +86,8 @@ class stream {
 
   const stream_name& name() const { return name_; }
   bool connected() const { return connection_ != nullptr && streaming_; }  // streaming
-  bool starting() const { return connection_ != nullptr && !streaming_; }
+  // Also while waiting for the slot's previous walsender to exit (see lose_connection).
+  bool starting() const { return (connection_ != nullptr && !streaming_) || awaiting_release_; }
   // Why the last start failed (the stream retries it): empty while none has.
   const std::string& start_failure() const { return start_failure_; }
   bool gone() const { return gone_; }  // the slot no longer exists: detach it
@@ -116,6 +117,7 @@ class stream {
   std::uint64_t reconnects() const { return reconnects_; }
 
  private:
+  void connect();
   void advance_start(clock::time_point now, socket_ready ready);
   void begin_epoch();
   void read_messages(bool after_wait);
@@ -182,6 +184,10 @@ class stream {
   clock::time_point last_status_{};
   clock::time_point last_heartbeat_{};
   clock::time_point retry_at_{};
+  // A start refused because the slot is still active (its previous walsender, ours, is
+  // exiting after a detach or a lost connection) is tried again shortly until then.
+  clock::time_point release_deadline_{};
+  bool awaiting_release_ = false;
   clock::time_point last_ack_time_ = clock::now();
   std::uint64_t reconnects_ = 0;
   backoff backoff_;

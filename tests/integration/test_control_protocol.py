@@ -1,8 +1,12 @@
 """The control protocol's success paths as proto/PROTOCOL.md describes them, from a tool's
 side: a REQ socket, a DEALER with the empty delimiter frame, `create` with a name of its
-own, a consumer's `hold`/`unhold` claim, `detach`, and the 64 KiB request limit."""
+own, a consumer's `hold`/`unhold` claim, `detach`, a restart while the slot's old walsender
+is still exiting, and the 64 KiB request limit."""
 
 import json
+import os
+import signal
+import threading
 import unittest
 import uuid
 
@@ -85,6 +89,47 @@ class ControlProtocolTest(ReaderCase):
         wait_until(lambda: parse_lsn({s["stream"]: s for s in self.control.ok("list")["streams"]}[stream]
                                      ["confirmed_flush_lsn"]) >= frame["lsn"],
                    what="the final status update to reach PostgreSQL")
+
+    def test_a_restart_or_reattach_right_after_the_end_waits_for_the_old_walsender(self):
+        # Ending a stream closes its replication connection, and its walsender lets go of the
+        # slot a moment later: a start meanwhile is refused "slot is active" (55006) by
+        # PostgreSQL, which the reader must wait out rather than pass on as a failed attach.
+        stream, sub, attached = self.attached()
+        epoch = attached["epoch"]
+        for round in range(10):
+            if round % 2:
+                self.control.ok("detach", stream=stream)
+                reply = self.control.ok("attach", stream=stream)
+            else:
+                reply = self.control.ok("attach", stream=stream, restart=True)
+                self.assertEqual(reply["ended_epoch"], epoch)
+            self.assertNotEqual(reply["epoch"], epoch)
+            epoch = reply["epoch"]
+        sub.wait_for(lambda f: f["kind"] == HEARTBEAT and f["epoch"] == epoch, what="the last epoch streaming")
+
+    def test_a_restart_waits_while_the_old_walsender_holds_the_slot(self):
+        # The same, made certain: the old walsender is stopped (SIGSTOP) across the restart,
+        # so PostgreSQL refuses every start until it is let go a second later.
+        stream, sub, attached = self.attached()
+        walsender = sql("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (stream,))[0][0]
+        def let_go():
+            try:
+                os.kill(walsender, signal.SIGCONT)
+            except ProcessLookupError:
+                pass  # already let go, and gone
+        os.kill(walsender, signal.SIGSTOP)
+        resume = threading.Timer(1.0, let_go)
+        resume.start()
+        try:
+            reply = self.control.request("attach", stream=stream, restart=True)
+        finally:
+            resume.cancel()
+            let_go()
+        self.assertTrue(reply["ok"], reply)
+        self.assertEqual(reply["ended_epoch"], attached["epoch"])
+        sub.wait_for(lambda f: f["kind"] == HEARTBEAT and f["epoch"] == reply["epoch"], what="the new epoch streaming")
+        now_active = sql("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (stream,))[0][0]
+        self.assertNotEqual(now_active, walsender)
 
     def test_a_request_over_64_kib_is_dropped_and_the_next_is_answered(self):
         big = json.dumps({"op": "status", "id": "big", "pad": "x" * (64 << 10)}).encode()
