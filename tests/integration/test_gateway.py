@@ -468,6 +468,30 @@ class GatewayErrorsTest(unittest.TestCase):
         self.assertEqual(asyncio.run(attempt("?slotName=Robert%27%29%3B%20DROP%20TABLE%20x%3B--")), 404)
         self.assertEqual(asyncio.run(attempt("")), 400)
 
+    def test_init_answers_500_when_the_snapshot_cannot_be_imported(self):
+        # The gateway reads another database than the reader's: PostgreSQL refuses to import
+        # the new slot's snapshot there, and /v1/init must say so and leave no slot behind.
+        if not sql("SELECT 1 FROM pg_database WHERE datname = 'deltastream_other'"):
+            sql("CREATE DATABASE deltastream_other")
+        parts = dict(item.split("=", 1) for item in dsn().split())
+        other_db = " ".join(f"{k}={'deltastream_other' if k == 'dbname' else v}" for k, v in parts.items())
+        slots = lambda: {row[0] for row in sql("SELECT slot_name FROM pg_replication_slots")}
+        before = slots()
+        gateway = Gateway(self.reader, pg=other_db)
+        try:
+            status, body = gateway.http("GET", "/v1/init")
+            self.assert_error(status, body, 500, "unable to init session")
+            self.assertIn("snapshot", body["error"])
+            self.assertIn("different database", body["error"])  # PostgreSQL's own reason
+            # The slot created for it is dropped (after its creating connection lets go).
+            wait_until(lambda: slots() <= before, what="the slot of the failed /v1/init to be dropped")
+            status, body = gateway.http("POST", "/v1/snapshot/data",
+                                        json.dumps({"table": "err_rows", "offset": 0, "limit": 10}))
+            self.assert_error(status, body, 503, "snapshot not available")  # none was kept either
+        finally:
+            gateway.close()
+        self.assertEqual(self.snapshot({"slotName": self.slot, "table": "err_rows", "offset": 0, "limit": 10})[0], 200)
+
     @staticmethod
     def read_through(gateway):
         """(status, body) of /v1/init and a snapshot page, each over `gateway`'s own
