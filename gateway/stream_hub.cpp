@@ -20,9 +20,9 @@ void stream_hub::claim_consumer(const std::string& stream, stream_client* client
   if (entry.consumer.client) {
     end_consumer(stream, entry, close_code::policy, "taken over by a new consumer connection");
   }
-  entry.consumer = consumer_state{};
   entry.consumer.client = client;
-  entry.consumer.attaching = true;
+  entry.consumer.frames = proto::subscription(max_attach_buffer_bytes_);
+  entry.consumer.frames.attaching();
   entry.last_frame = std::chrono::steady_clock::now();
 }
 
@@ -31,17 +31,9 @@ void stream_hub::consumer_attached(const std::string& stream, stream_client* cli
                                    std::optional<std::uint64_t> ended_epoch) {
   auto found = streams_.find(stream);
   if (found == streams_.end() || found->second.consumer.client != client) return;
-  auto& consumer = found->second.consumer;
-  consumer.attaching = false;
-  consumer.epoch = epoch;
-  consumer.seq = seq;
-  consumer.ended_epoch = ended_epoch;
-  auto buffered = std::move(consumer.buffer);
-  consumer.buffer.clear();
-  consumer.buffered_bytes = 0;
-  for (const auto& frame : buffered) {
+  for (auto& event : found->second.consumer.frames.attached(epoch, seq, ended_epoch)) {
     if (found->second.consumer.client != client) break;  // ended by an earlier frame
-    check_and_deliver(stream, found->second, frame.header, frame.payload);
+    act_on(stream, found->second, event);
   }
   forget_if_empty(stream);
 }
@@ -60,7 +52,8 @@ void stream_hub::remove(const std::string& stream, stream_client* client) {
   auto& entry = found->second;
   bool removed = std::erase(entry.observers, client) + std::erase(entry.joining, client) > 0;
   if (entry.consumer.client == client) {
-    entry.consumer = consumer_state{};
+    entry.consumer.client = nullptr;
+    entry.consumer.frames.reset();
     removed = true;
   }
   // Only when something was removed: a client ended by the hub calls remove() while
@@ -83,61 +76,27 @@ void stream_hub::on_frame(const std::string& stream, const proto::frame_header& 
   found = streams_.find(stream);  // deliveries may have removed the entry
   if (found == streams_.end()) return;
   if (!found->second.consumer.client) return forget_if_empty(stream);
-  auto& consumer = found->second.consumer;
-  if (consumer.attaching) {
-    consumer.buffered_bytes += payload->size();
-    if (consumer.buffered_bytes > max_attach_buffer_bytes_) {
-      end_consumer(stream, found->second, close_code::policy,
-                   "too many changes arrived while attaching" + std::string(resume_hint));
-      return;
-    }
-    consumer.buffer.push_back({header, payload});
-    return;
-  }
-  check_and_deliver(stream, found->second, header, payload);
+  if (auto event = found->second.consumer.frames.feed(header, payload)) act_on(stream, found->second, *event);
   forget_if_empty(stream);  // the consumer may have been ended
 }
 
-void stream_hub::check_and_deliver(const std::string& stream, stream_entry& entry,
-                                   const proto::frame_header& header,
-                                   const std::shared_ptr<const std::string>& payload) {
-  auto& consumer = entry.consumer;
-  // The tail of the epoch our attach ended: published before the attach reply, which
-  // came on another connection and may have overtaken it.
-  if (consumer.ended_epoch == header.epoch) return;
-  // Any other epoch is a restart, lower ones too: epochs come from the reader's clock,
-  // which may have stepped back across a reader restart.
-  if (header.epoch != consumer.epoch) {
-    end_consumer(stream, entry, close_code::restarting,
-                 "the reader restarted the stream (new epoch)" + std::string(resume_hint));
-    return;
-  }
-  switch (header.kind) {
-    case proto::frame_kind::data:
-    case proto::frame_kind::data_part:
-      if (header.seq != consumer.seq + 1) {
-        end_consumer(stream, entry, close_code::internal_error,
-                     "changes were lost between reader and gateway (expected seq " +
-                         std::to_string(consumer.seq + 1) + ", got " + std::to_string(header.seq) +
-                         ")" + resume_hint);
-        return;
-      }
-      consumer.seq = header.seq;
-      count_delivery(stream, payload->size(), 1, header.kind == proto::frame_kind::data);
-      consumer.client->deliver(payload, header.position, header.kind == proto::frame_kind::data);
+void stream_hub::act_on(const std::string& stream, stream_entry& entry, proto::subscription::event& event) {
+  using kind = proto::subscription::event_kind;
+  switch (event.kind) {
+    case kind::piece:
+      count_delivery(stream, event.payload->size(), 1, event.last);
+      entry.consumer.client->deliver(std::move(event.payload), event.position, event.last);
       return;
-    case proto::frame_kind::heartbeat:
-      if (header.seq > consumer.seq) {
-        end_consumer(stream, entry, close_code::internal_error,
-                     "changes were lost between reader and gateway (the reader sent seq " +
-                         std::to_string(header.seq) + ", the last seen is " +
-                         std::to_string(consumer.seq) + ")" + resume_hint);
-      }
-      return;
-    case proto::frame_kind::stream_end:
-      end_consumer(stream, entry, close_code::restarting,
-                   "the stream ended (" + proto::decode_stream_end(*payload).reason + ")" + resume_hint);
-      return;
+    case kind::restart:
+      return end_consumer(stream, entry, close_code::restarting, event.reason + resume_hint);
+    case kind::gap:
+      return end_consumer(stream, entry, close_code::internal_error,
+                          "changes were lost between reader and gateway (" + event.reason + ")" + resume_hint);
+    case kind::overflow:
+      return end_consumer(stream, entry, close_code::policy,
+                          "too many changes arrived while attaching" + std::string(resume_hint));
+    case kind::dropped:
+      return end_consumer(stream, entry, close_code::normal, event.reason);
   }
 }
 
@@ -209,7 +168,8 @@ void stream_hub::end_observers(const std::string& stream, stream_entry& entry, c
 void stream_hub::end_consumer(const std::string& stream, stream_entry& entry, close_code code,
                               std::string reason) {
   auto* client = entry.consumer.client;
-  entry.consumer = consumer_state{};
+  entry.consumer.client = nullptr;
+  entry.consumer.frames.reset();
   module_logger("hub")->info("{}: consumer closed: {}", stream, reason);
   if (client) client->end(code, std::move(reason));
 }
@@ -241,7 +201,7 @@ void stream_hub::check_liveness(std::chrono::steady_clock::time_point now,
   std::vector<std::pair<std::string, stream_client*>> silent;
   for (auto& [name, entry] : streams_) {
     // A consumer still attaching is bounded by the reader call's own timeout.
-    if (now - entry.last_frame <= limit || entry.consumer.attaching) continue;
+    if (now - entry.last_frame <= limit || entry.consumer.frames.is_attaching()) continue;
     if (entry.consumer.client) silent.emplace_back(name, entry.consumer.client);
     for (auto* observer : entry.observers) silent.emplace_back(name, observer);
     for (auto* observer : entry.joining) silent.emplace_back(name, observer);
@@ -281,7 +241,7 @@ std::map<std::string, stream_hub::stream_stats> stream_hub::stats() const {
   auto result = counters_;
   for (const auto& [name, entry] : streams_) {
     auto& current = result[name];
-    current.consumers = entry.consumer.client && !entry.consumer.attaching ? 1 : 0;
+    current.consumers = entry.consumer.client && !entry.consumer.frames.is_attaching() ? 1 : 0;
     current.observers = entry.observers.size() + entry.joining.size();
   }
   return result;

@@ -10,6 +10,7 @@
 
 #include "common/lsn.hpp"
 #include "proto/data_frame.hpp"
+#include "proto/subscription.hpp"
 
 namespace deltastream::gateway {
 
@@ -89,18 +90,9 @@ class stream_hub {
   void count_disconnect(const std::string& stream, close_code code);
 
  private:
-  struct buffered_frame {
-    proto::frame_header header;
-    std::shared_ptr<const std::string> payload;
-  };
   struct consumer_state {
     stream_client* client = nullptr;
-    bool attaching = false;
-    std::uint64_t epoch = 0;
-    std::optional<std::uint64_t> ended_epoch;
-    std::uint64_t seq = 0;
-    std::vector<buffered_frame> buffer;
-    std::size_t buffered_bytes = 0;
+    proto::subscription frames;  // the protocol's checks (proto/subscription.hpp)
   };
   struct stream_entry {
     consumer_state consumer;
@@ -124,9 +116,8 @@ class stream_hub {
   void end_observers(const std::string& stream, stream_entry& entry, close_code code,
                      const std::string& reason);
 
-  void check_and_deliver(const std::string& stream, stream_entry& entry,
-                         const proto::frame_header& header,
-                         const std::shared_ptr<const std::string>& payload);
+  // Delivers a piece to the consumer, or ends it as the subscription's event says.
+  void act_on(const std::string& stream, stream_entry& entry, proto::subscription::event& event);
   void end_consumer(const std::string& stream, stream_entry& entry, close_code code,
                     std::string reason);
   void forget_if_empty(const std::string& stream);
