@@ -7,9 +7,10 @@ namespace deltastream::proto {
 subscription::subscription(std::size_t max_attach_buffer_bytes)
     : max_attach_buffer_bytes_(max_attach_buffer_bytes) {}
 
-void subscription::attaching() {
+void subscription::attaching(bool observer) {
   reset();
   state_ = state::attaching;
+  observer_ = observer;
 }
 
 void subscription::reset() {
@@ -17,6 +18,7 @@ void subscription::reset() {
   epoch_ = 0;
   seq_ = 0;
   ended_epoch_.reset();
+  observer_ = false;
   kept_.clear();
   kept_bytes_ = 0;
 }
@@ -24,8 +26,13 @@ void subscription::reset() {
 std::vector<subscription::event> subscription::attached(std::uint64_t epoch, std::uint64_t seq,
                                                         std::optional<std::uint64_t> ended_epoch) {
   auto kept = std::move(kept_);
+  const bool observer = observer_;
   reset();
   state_ = state::following;
+  observer_ = observer;
+  // Known for a new epoch; an observer joining a running one learns it from the frame
+  // at `seq`, if it saw that (a data frame ends a message).
+  at_message_start_ = seq == 0 || !observer;
   epoch_ = epoch;
   seq_ = seq;
   ended_epoch_ = ended_epoch;
@@ -76,11 +83,18 @@ std::optional<subscription::event> subscription::check(const frame_header& heade
     return end(event_kind::gap, "the reader sent seq " + std::to_string(header.seq) + ", the last seen is " +
                                     std::to_string(seq_));
   }
+  if (observer_ && header.seq <= seq_) {  // published before the attach reply: seen, not followed
+    at_message_start_ = header.kind == frame_kind::data && header.seq == seq_;
+    return std::nullopt;
+  }
   if (header.seq != seq_ + 1) {
     return end(event_kind::gap,
                "expected seq " + std::to_string(seq_ + 1) + ", got " + std::to_string(header.seq));
   }
   seq_ = header.seq;
+  const bool starts = at_message_start_;
+  at_message_start_ = header.kind == frame_kind::data;
+  if (!starts) return std::nullopt;  // the rest of a message an observer joined in the middle of
   event piece;
   piece.payload = std::move(payload);
   piece.position = header.position;

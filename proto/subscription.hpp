@@ -39,8 +39,10 @@ class subscription {
 
   explicit subscription(std::size_t max_attach_buffer_bytes = std::size_t{64} << 20);
 
-  // An attach request went out: keep frames until attached().
-  void attaching();
+  // An attach request went out: keep frames until attached(). An observer's attach joins
+  // the epoch where it is, maybe in the middle of a message: it starts with the first
+  // message whose beginning it saw (a consumer's attach with restart begins an epoch).
+  void attaching(bool observer = false);
   // The reader answered the attach: what was kept is checked now. `ended_epoch` (the one
   // an attach with restart ended) may still send its tail: its frames are passed over.
   std::vector<event> attached(std::uint64_t epoch, std::uint64_t seq,
@@ -70,6 +72,8 @@ class subscription {
   std::uint64_t epoch_ = 0;
   std::uint64_t seq_ = 0;
   std::optional<std::uint64_t> ended_epoch_;
+  bool observer_ = false;
+  bool at_message_start_ = true;  // the next piece begins a message
   std::vector<kept_frame> kept_;
   std::size_t kept_bytes_ = 0;
 };

@@ -184,3 +184,31 @@ TEST_CASE("subscription: random splits, losses and restarts lose nothing and joi
     REQUIRE(processed == messages);
   }
 }
+
+TEST_CASE("subscription: an observer starts with the first message whose beginning it saw") {
+  SUBCASE("joined in the middle of a message: its rest is passed over") {
+    subscription frames;
+    frames.attaching(true);
+    frames.attached(3, 5);  // seq 5 was published before this observer subscribed
+    CHECK_FALSE(frames.feed(frame(frame_kind::data, 3, 6), bytes("rest of a message")));
+    const auto next = frames.feed(frame(frame_kind::data, 3, 7), bytes("whole"));
+    REQUIRE(next);
+    CHECK(*next->payload == "whole");
+  }
+  SUBCASE("the frame before the reply's seq was seen, and ended a message") {
+    subscription frames;
+    frames.attaching(true);
+    CHECK_FALSE(frames.feed(frame(frame_kind::data, 3, 5), bytes("before the reply")));
+    CHECK_FALSE(frames.feed(frame(frame_kind::data_part, 3, 6), bytes("first ")));
+    const auto events = frames.attached(3, 5);
+    REQUIRE(events.size() == 1);
+    CHECK(*events[0].payload == "first ");
+    CHECK_FALSE(events[0].last);
+  }
+  SUBCASE("a new epoch begins with a message") {
+    subscription frames;
+    frames.attaching(true);
+    frames.attached(4, 0);
+    CHECK(frames.feed(frame(frame_kind::data, 4, 1), bytes("x"))->kind == kind::piece);
+  }
+}
