@@ -217,6 +217,8 @@ void subscriber::on_attach_reply(const control_reply& reply) {
       throw subscriber_error(cause::other_consumer, reply.error + "; --takeover replaces it");
     case refusal_code::postgres:
       return reattach(reply.error, postgres_retry);
+    case refusal_code::not_attached:  // another attach restarted the stream meanwhile
+      return reattach(reply.error, std::chrono::milliseconds(100));
     default:
       throw subscriber_error(cause::refused, "attach " + stream_ + ": " + reply.error);
   }

@@ -14,6 +14,23 @@ using proto::refusal_code;
 
 std::optional<std::string> stream_registry::attach(const proto::control_request& request,
                                                    std::uint64_t ticket) {
+  const bool takeover = request.takeover && !request.consumer.empty();
+  if (takeover) takeovers_[request.stream] = request.consumer;
+  auto reply = begin_attach(request, ticket);
+  if (reply && takeover) takeovers_.erase(request.stream);
+  return reply;
+}
+
+void stream_registry::answer_attach(std::uint64_t ticket, const proto::control_request& request, std::string reply) {
+  if (const auto found = takeovers_.find(request.stream);
+      request.takeover && found != takeovers_.end() && found->second == request.consumer) {
+    takeovers_.erase(found);
+  }
+  reply_later_(ticket, std::move(reply));
+}
+
+std::optional<std::string> stream_registry::begin_attach(const proto::control_request& request,
+                                                         std::uint64_t ticket) {
   if (const auto refused = lease_refusal(request)) return refused;
   if (const auto found = streams_.find(request.stream); found != streams_.end() && !request.restart) {
     return join(request, ticket, found->second);
@@ -24,7 +41,7 @@ std::optional<std::string> stream_registry::attach(const proto::control_request&
   // that fails locks nobody out.
   const auto name = *stream_name::parse(request.stream);
   catalog_.committed_position(name, [this, request, ticket](auto slot) {
-    if (auto reply = start_attach(request, ticket, std::move(slot))) reply_later_(ticket, std::move(*reply));
+    if (auto reply = start_attach(request, ticket, std::move(slot))) answer_attach(ticket, request, std::move(*reply));
   });
   return std::nullopt;  // answered once PostgreSQL has
 }
@@ -79,6 +96,14 @@ std::optional<std::string> stream_registry::start_attach(const proto::control_re
 
 std::optional<std::string> stream_registry::lease_refusal(const proto::control_request& request) {
   if (request.consumer.empty()) return std::nullopt;
+  if (const auto taking = takeovers_.find(request.stream);
+      taking != takeovers_.end() && !request.takeover && taking->second != request.consumer) {
+    return proto::refusal(request.id, refusal_code::conflict,
+                          "stream \"" + request.stream + "\" is being taken over by " + taking->second)
+        .add("conflict", true)
+        .add("retry_after_ms", static_cast<std::uint64_t>(consumer_leases::lease_duration.count()))
+        .str();
+  }
   const auto refused = leases_.check(request.stream, request.consumer, request.takeover, clock::now());
   if (!refused) return std::nullopt;
   return proto::refusal(request.id, refusal_code::conflict,
@@ -121,7 +146,7 @@ void stream_registry::finish_attaches() {
       reply = error_reply(pending.request.id, refusal_code::postgres, failure);
       if (pending.created) streams_.erase(found);  // it never streamed: no epoch to end
     }
-    reply_later_(pending.ticket, std::move(reply));
+    answer_attach(pending.ticket, pending.request, std::move(reply));
     return true;
   });
 }

@@ -64,6 +64,8 @@ class stream_registry {
   std::string describe(const std::string& id, const std::vector<slot_catalog::slot>& slots) const;
   // Attaching (stream_attach.cpp): the slot checked, streaming started, then the lease granted.
   std::optional<std::string> attach(const proto::control_request& request, std::uint64_t ticket);
+  std::optional<std::string> begin_attach(const proto::control_request& request, std::uint64_t ticket);
+  void answer_attach(std::uint64_t ticket, const proto::control_request& request, std::string reply);
   std::optional<std::string> start_attach(const proto::control_request& request, std::uint64_t ticket,
                                           slot_catalog::outcome<std::optional<slot_catalog::position>> found);
   std::optional<std::string> join(const proto::control_request& request, std::uint64_t ticket,
@@ -117,6 +119,10 @@ class stream_registry {
     bool created;  // this attach started the stream: a failed start removes it
   };
   std::vector<pending_attach> attaches_;
+  // Takeovers under way, stream -> consumer: until answered, another consumer's attach is
+  // refused, or its restart would undo the takeover before it is granted (and the two
+  // would take the stream from each other in turn).
+  std::map<std::string, std::string> takeovers_;
 };
 
 }  // namespace deltastream::reader
