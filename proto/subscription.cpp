@@ -19,6 +19,7 @@ void subscription::reset() {
   seq_ = 0;
   ended_epoch_.reset();
   observer_ = false;
+  skipping_ = false;
   kept_.clear();
   kept_bytes_ = 0;
 }
@@ -30,9 +31,9 @@ std::vector<subscription::event> subscription::attached(std::uint64_t epoch, std
   reset();
   state_ = state::following;
   observer_ = observer;
-  // Known for a new epoch; an observer joining a running one learns it from the frame
-  // at `seq`, if it saw that (a data frame ends a message).
-  at_message_start_ = seq == 0 || !observer;
+  // A new epoch begins with a message; an observer joining a running one knows that the
+  // next one does only if it saw the frame at `seq` end one.
+  skipping_ = observer && seq != 0;
   epoch_ = epoch;
   seq_ = seq;
   ended_epoch_ = ended_epoch;
@@ -84,7 +85,7 @@ std::optional<subscription::event> subscription::check(const frame_header& heade
                                     std::to_string(seq_));
   }
   if (observer_ && header.seq <= seq_) {  // published before the attach reply: seen, not followed
-    at_message_start_ = header.kind == frame_kind::data && header.seq == seq_;
+    if (header.seq == seq_) skipping_ = header.kind != frame_kind::data;
     return std::nullopt;
   }
   if (header.seq != seq_ + 1) {
@@ -92,9 +93,10 @@ std::optional<subscription::event> subscription::check(const frame_header& heade
                "expected seq " + std::to_string(seq_ + 1) + ", got " + std::to_string(header.seq));
   }
   seq_ = header.seq;
-  const bool starts = at_message_start_;
-  at_message_start_ = header.kind == frame_kind::data;
-  if (!starts) return std::nullopt;  // the rest of a message an observer joined in the middle of
+  if (skipping_) {
+    skipping_ = header.kind != frame_kind::data;
+    return std::nullopt;
+  }
   event piece;
   piece.payload = std::move(payload);
   piece.position = header.position;

@@ -73,7 +73,7 @@ class subscription {
   std::uint64_t seq_ = 0;
   std::optional<std::uint64_t> ended_epoch_;
   bool observer_ = false;
-  bool at_message_start_ = true;  // the next piece begins a message
+  bool skipping_ = false;  // an observer's: the rest of a message it joined in the middle of
   std::vector<kept_frame> kept_;
   std::size_t kept_bytes_ = 0;
 };
