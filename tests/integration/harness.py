@@ -14,6 +14,7 @@ import unittest
 import uuid
 
 import psycopg2
+import psycopg2.errors
 import zmq
 
 HEADER = struct.Struct("!BBQQQQ")  # version, kind, epoch, seq, lsn, wal_lsn
@@ -50,6 +51,22 @@ def sql(query, params=None):
             return cur.fetchall() if cur.description else None
     finally:
         conn.close()
+
+
+def drop_slots(condition="starts_with(slot_name, 'delta_')", params=None, timeout=15.0):
+    """Drops the inactive slots that match: what a test leaves behind. The walsender of a
+    process just closed may still hold its slot for a moment, and PostgreSQL then refuses
+    the drop (object in use): it is tried again until the walsender has exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                f"WHERE ({condition}) AND NOT active", params)
+            return
+        except psycopg2.errors.ObjectInUse:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def wait_until(predicate, timeout=15.0, what="condition"):
@@ -359,5 +376,4 @@ class ReaderCase(unittest.TestCase):
         self.control.close()
         self.reader.close()
         for stream in self.streams:  # whatever the reader could not drop
-            sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                "WHERE slot_name = %s AND NOT active", (stream,))
+            drop_slots("slot_name = %s", (stream,))

@@ -17,7 +17,7 @@ import zmq
 import zmq.auth
 from zmq.utils.monitor import recv_monitor_message
 
-from harness import (DATA, Control, Gateway, Reader, Subscriber, dsn, sql, wait_until)
+from harness import (drop_slots, DATA, Control, Gateway, Reader, Subscriber, dsn, sql, wait_until)
 
 
 def write_keypair(path, public, secret):
@@ -152,8 +152,7 @@ class CurveTest(unittest.IsolatedAsyncioTestCase):
         if self.reader:
             self.reader.close()
         shutil.rmtree(self.dir)
-        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE starts_with(slot_name, 'delta_') AND NOT active")
+        drop_slots()
 
     def start_reader(self, *extra):
         self.reader = CurveReader(self.server, self.authorized, self.tool, "--status-interval", "1",

@@ -9,7 +9,7 @@ import uuid
 
 import zmq
 
-from harness import (HEARTBEAT, STREAM_END, Control, Reader, ReaderCase, Subscriber, cluster,
+from harness import (drop_slots, HEARTBEAT, STREAM_END, Control, Reader, ReaderCase, Subscriber, cluster,
                      format_lsn, sql, wait_until)
 from test_pressure import insert_rows
 from test_reader import changes_to, collect
@@ -225,8 +225,7 @@ class DeliveryCoreTest(ReaderCase):
         finally:
             reader.close()
             if stream:
-                sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                    "WHERE slot_name = %s AND NOT active", (stream,))
+                drop_slots("slot_name = %s", (stream,))
 
 
 def read_text(path):

@@ -12,7 +12,7 @@ import unittest
 import psycopg2
 import websockets
 
-from harness import Gateway, Reader, dsn, sql
+from harness import drop_slots, Gateway, Reader, dsn, sql
 
 
 class Writer(threading.Thread):
@@ -43,8 +43,7 @@ class FirstConnectionTest(unittest.IsolatedAsyncioTestCase):
         if self.gateway:
             self.gateway.close()
         self.reader.close()
-        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE starts_with(slot_name, 'delta_') AND NOT active")
+        drop_slots()
 
     async def test_connect_and_write_at_once_after_a_reader_restart(self):
         table = "first_connection_rows"

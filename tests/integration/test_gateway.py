@@ -9,7 +9,7 @@ import unittest
 import psycopg2
 import websockets
 
-from harness import Gateway, Reader, connect, dsn, sql, wait_until
+from harness import drop_slots, Gateway, Reader, connect, dsn, sql, wait_until
 
 # pgdeltastream's walk-through, as its README tells a client to do it.
 
@@ -57,8 +57,7 @@ class GatewayTest(unittest.IsolatedAsyncioTestCase):
                 pass
             gateway.close()
         self.reader.close()
-        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE starts_with(slot_name, 'delta_') AND NOT active")
+        drop_slots()
 
     def table(self, name):
         sql(f"DROP TABLE IF EXISTS {name}")
@@ -353,8 +352,7 @@ class GatewayErrorsTest(unittest.TestCase):
         cls.gateway.close()
         cls.reader.close()
         sql("DROP TABLE IF EXISTS public.pg_class")
-        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE starts_with(slot_name, 'delta_') AND NOT active")
+        drop_slots()
 
     def snapshot(self, body):
         raw = body if isinstance(body, (bytes, str)) else json.dumps(body)

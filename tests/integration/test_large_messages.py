@@ -11,7 +11,7 @@ import uuid
 import websockets
 import zmq
 
-from harness import (Control, Gateway, Reader, Subscriber, format_lsn, parse_lsn, rows_of,
+from harness import (drop_slots, Control, Gateway, Reader, Subscriber, format_lsn, parse_lsn, rows_of,
                      sql, wait_for_status_update, wait_until)
 
 PART_BYTES = "1024"
@@ -45,10 +45,9 @@ def confirmed_flush(stream):
     return parse_lsn(rows[0][0])
 
 
-def drop_slots(*names):
+def drop_named_slots(*names):
     for name in names:
-        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE slot_name = %s AND NOT active", (name,))
+        drop_slots("slot_name = %s", (name,))
 
 
 class ReaderCase(unittest.TestCase):
@@ -63,7 +62,7 @@ class ReaderCase(unittest.TestCase):
     def tearDown(self):
         self.control.close()
         self.reader.close()
-        drop_slots(*self.slots)
+        drop_named_slots(*self.slots)
 
 
 class ReaderPiecesTest(ReaderCase):
@@ -183,7 +182,7 @@ class GatewayPiecesTest(unittest.IsolatedAsyncioTestCase):
     def tearDown(self):
         self.gateway.close()
         self.reader.close()
-        drop_slots(*self.slots)
+        drop_named_slots(*self.slots)
 
     async def test_websocket_clients_get_a_large_transaction_as_one_message(self):
         table = new_table("piece_ws_rows")

@@ -10,7 +10,7 @@ import urllib.request
 
 import websockets
 
-from harness import Gateway, Reader, cluster, sql, wait_until
+from harness import drop_slots, Gateway, Reader, cluster, sql, wait_until
 
 SAMPLE = re.compile(r'^([a-z_]+)(?:\{([^}]*)\})? (\S+)$')
 
@@ -52,8 +52,7 @@ class ObservabilityTest(unittest.IsolatedAsyncioTestCase):
         self.gateway.http("GET", "/v1/init")
         self.gateway.close()
         self.reader.close()
-        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE starts_with(slot_name, 'delta_') AND NOT active")
+        drop_slots()
 
     async def test_metrics_follow_a_stream_and_readiness_follows_the_reader(self):
         self.assertEqual(self.gateway.http("GET", "/readyz"),

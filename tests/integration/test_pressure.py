@@ -10,7 +10,7 @@ import unittest
 
 import websockets
 
-from harness import (DATA, HEARTBEAT, Control, Gateway, Reader, Subscriber, cluster, connect,
+from harness import (drop_slots, DATA, HEARTBEAT, Control, Gateway, Reader, Subscriber, cluster, connect,
                      sql, wait_for_status_update, wait_until)
 
 
@@ -38,11 +38,6 @@ def new_table(name):
     sql(f"DROP TABLE IF EXISTS {name}")
     sql(f"CREATE TABLE {name} (id int PRIMARY KEY, pad text)")
     return name
-
-
-def drop_our_slots():
-    sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-        "WHERE starts_with(slot_name, 'delta_') AND NOT active")
 
 
 class ReaderBackPressureTest(unittest.TestCase):
@@ -192,7 +187,7 @@ class GatewayPressureTest(unittest.IsolatedAsyncioTestCase):
     def tearDown(self):
         self.gateway.close()
         self.reader.close()
-        drop_our_slots()
+        drop_slots()
 
     async def test_a_client_that_reads_nothing_is_closed_with_1008_while_another_gets_every_row(self):
         table = new_table("slow_rows")
@@ -264,7 +259,7 @@ class HugeTransactionTest(unittest.IsolatedAsyncioTestCase):
     def tearDown(self):
         self.gateway.close()
         self.reader.close()
-        drop_our_slots()
+        drop_slots()
 
     async def test_a_million_row_transaction_flows_through(self):
         table = new_table("huge_rows")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import unittest
 
-from harness import Control, Reader, parse_lsn, sql, wait_until
+from harness import drop_slots, Control, Reader, parse_lsn, sql, wait_until
 
 PROTOCOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "proto", "PROTOCOL.md")
 
@@ -24,9 +24,7 @@ class ProtocolExampleTest(unittest.TestCase):
     def test_the_example_prints_and_acks_every_change(self):
         sql("DROP TABLE IF EXISTS example_rows; CREATE TABLE example_rows (id int PRIMARY KEY)")
         streams = []  # the example's, dropped last (cleanups run last first)
-        self.addCleanup(lambda: streams and sql(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE slot_name = %s AND NOT active", (streams[0],)))
+        self.addCleanup(lambda: streams and drop_slots("slot_name = %s", (streams[0],)))
         reader = Reader()
         self.addCleanup(reader.close)
         code = example().replace("tcp://127.0.0.1:5590", reader.control)

@@ -10,7 +10,7 @@ import threading
 import unittest
 import uuid
 
-from harness import (HEARTBEAT, STREAM_END, Control, Reader, Subscriber, dsn, format_lsn,
+from harness import (drop_slots, HEARTBEAT, STREAM_END, Control, Reader, Subscriber, dsn, format_lsn,
                      sql, wait_until)
 from test_reader import changes_to, collect
 
@@ -126,8 +126,7 @@ class ReaderNeverBlocksTest(unittest.TestCase):
             reader.close()
             proxy.close()
             for stream in streams:
-                sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                    "WHERE slot_name = %s AND NOT active", (stream,))
+                drop_slots("slot_name = %s", (stream,))
 
 
     def test_a_hanging_sql_reconnect_holds_up_no_stream_and_no_other_request(self):
@@ -188,8 +187,7 @@ class ReaderNeverBlocksTest(unittest.TestCase):
             reader.close()
             proxy.close()
             if stream:
-                sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                    "WHERE slot_name = %s AND NOT active", (stream,))
+                drop_slots("slot_name = %s", (stream,))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import unittest
 
 import websockets
 
-from harness import Gateway, Reader, dsn, parse_lsn, sql, wait_until
+from harness import drop_slots, Gateway, Reader, dsn, parse_lsn, sql, wait_until
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 README = os.path.join(ROOT, "README.md")
@@ -97,8 +97,7 @@ class ReadmeWalkthroughTest(unittest.IsolatedAsyncioTestCase):
         self.slot = None
 
     def drop_database(self):
-        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE database = %s AND NOT active", (DATABASE,))
+        drop_slots("database = %s", (DATABASE,))
         sql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
     def demo_sql(self, query):

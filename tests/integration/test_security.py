@@ -12,7 +12,7 @@ import urllib.request
 import websockets
 import websockets.exceptions
 
-from harness import Gateway, Reader, free_port, sql, wait_until
+from harness import drop_slots, Gateway, Reader, free_port, sql, wait_until
 
 ADMIN = "admin-" + "a" * 26
 READ = "read-" + "r" * 27
@@ -35,8 +35,7 @@ class TokenTest(unittest.IsolatedAsyncioTestCase):
         self.gateway.close()
         self.reader.close()
         os.unlink(self.tokens.name)
-        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE starts_with(slot_name, 'delta_') AND NOT active")
+        drop_slots()
 
     async def test_scopes_refusals_and_a_token_in_the_websocket_url(self):
         http = self.gateway.http

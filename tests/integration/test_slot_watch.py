@@ -4,7 +4,7 @@ nobody streams."""
 
 import unittest
 
-from harness import Control, Reader, Subscriber, sql, wait_until
+from harness import drop_slots, Control, Reader, Subscriber, sql, wait_until
 
 
 def slot_exists(name):
@@ -19,8 +19,7 @@ class SlotWatchTest(unittest.TestCase):
     def tearDown(self):
         self.control.close()
         self.reader.close()
-        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE starts_with(slot_name, 'delta_') AND NOT active")
+        drop_slots()
 
     def listed(self, stream):
         return {s["stream"]: s for s in self.control.ok("list")["streams"]}.get(stream)

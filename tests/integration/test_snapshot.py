@@ -11,7 +11,7 @@ import urllib.parse
 
 import psycopg2
 
-from harness import Control, Gateway, Reader, connect, dsn, sql, wait_until
+from harness import drop_slots, Control, Gateway, Reader, connect, dsn, sql, wait_until
 
 ROWS = 2500
 # Rows of the big table: about 100 MB of NDJSON, far more than the gateway may hold.
@@ -19,11 +19,6 @@ BIG_ROWS = 300_000
 # The page of a snapshot as PostgreSQL built it before the gateway kept cursors.
 REFERENCE_PAGE = ("SELECT '[' || coalesce(string_agg(row_to_json(t)::text, ','), '') || ']' "
                   f"FROM (SELECT * FROM snap_rows WHERE id <= {ROWS} ORDER BY id OFFSET %s LIMIT %s) t")
-
-
-def drop_slots():
-    sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-        "WHERE starts_with(slot_name, 'delta_') AND NOT active")
 
 
 def high_water_kib(pid):

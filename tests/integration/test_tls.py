@@ -16,7 +16,7 @@ import unittest
 
 import websockets
 
-from harness import Gateway, Reader, sql, wait_until
+from harness import drop_slots, Gateway, Reader, sql, wait_until
 
 
 def openssl(*args):
@@ -68,8 +68,7 @@ class TlsTest(unittest.IsolatedAsyncioTestCase):
             pass
         self.gateway.close()
         self.reader.close()
-        sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE starts_with(slot_name, 'delta_') AND NOT active")
+        drop_slots()
 
     def test_openssl_s_client_completes_a_handshake(self):
         done = subprocess.run(
