@@ -48,6 +48,7 @@ def parse_args(argv):
     p.add_argument("--cluster", required=True, help="the directory deploy/local-postgres.sh started")
     p.add_argument("--reader-bin", required=True)
     p.add_argument("--gateway-bin", required=True)
+    p.add_argument("--tail-bin", required=True)
     p.add_argument("--writer-bin", required=True, help="deltastream-bench-writer (paced_writer.cpp)")
     p.add_argument("--crowd-bin", required=True, help="deltastream-bench-crowd (observer_crowd.cpp)")
     p.add_argument("--hop-bin", required=True, help="deltastream-bench-hop (zmq_hop.cpp)")

@@ -7,7 +7,7 @@
 #   ./tests/bench/run.sh            full mode, about 15 minutes on 2 cores
 #   ./tests/bench/run.sh --quick    about 3 minutes
 #   ./tests/bench/run.sh --help     every size and section flag
-# BENCH_BIN_DIR=DIR uses DIR/reader/deltastream-reader and DIR/gateway/deltastream-gateway
+# BENCH_BIN_DIR=DIR uses DIR/reader/deltastream-reader, DIR/gateway/deltastream-gateway and DIR/proto/deltastream-tail
 # as they are (no build), e.g. to compare two builds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -47,6 +47,7 @@ echo "benchmark PostgreSQL: $(cat "$cluster/dsn"); logs and results.json in $log
 
 "$python" tests/bench/bench.py --cluster "$cluster" --log-dir "$logs" --docs "$root/docs" \
   --reader-bin "$bin_dir/reader/deltastream-reader" --gateway-bin "$bin_dir/gateway/deltastream-gateway" \
+  --tail-bin "$bin_dir/proto/deltastream-tail" \
   --writer-bin "$root/build-bench/tests/bench/deltastream-bench-writer" \
   --crowd-bin "$root/build-bench/tests/bench/deltastream-bench-crowd" \
   --hop-bin "$root/build-bench/tests/bench/deltastream-bench-hop" \

@@ -32,6 +32,10 @@ def rows(results):
                         f"{_f(pg['seconds'])} pg_recvlogical", _f(t["ws_lib_ratio"]), "", INFO))
         out.append((f"   {w}: reader alone, ZeroMQ SUB (s)", _f(zmq["seconds"]),
                     f"{_f(pg['seconds'])} pg_recvlogical", _f(t["zmq_ratio"]), "", INFO))
+        if "tail" in t:
+            out.append((f"   {w}: deltastream-tail --ack to /dev/null (s)", _f(t["tail"]["seconds"]),
+                        f"{_f(pg['seconds'])} pg_recvlogical", _f(t["tail_ratio"]), "ratio <= 1.0",
+                        _mark(t["tail_ratio"] <= 1.0)))
         out.append((f"   {w}: CPU s per M rows, walsender", _f(ws["walsender_cpu_per_m"]),
                     _f(pg["walsender_cpu_per_m"]), "", "", INFO))
         out.append((f"   {w}: CPU s per M rows, reader | gateway",

@@ -1,11 +1,13 @@
 """Figure 1, throughput: N transactions of M rows written up front, then four slots
 created at the same point before the writes are drained one after another (the order
 rotating each round): reader + gateway to a bare WebSocket consumer (the headline), the
-same to a python3-websockets consumer, the reader alone to a ZeroMQ SUB, and
-pg_recvlogical to /dev/null."""
+same to a python3-websockets consumer, the reader alone to a ZeroMQ SUB, the reader to
+deltastream-tail --ack to /dev/null, and pg_recvlogical to /dev/null."""
 
 import os
 import statistics
+import subprocess
+import time
 
 from clients import recvlogical_drain, ws_drain, ws_drain_bare, zmq_drain
 from stack import cpu_seconds, parse_lsn, wait_until
@@ -75,6 +77,19 @@ def _drain_zmq(pg, stack, stream, rows, timeout):
             "reader_cpu": after["reader"] - before["reader"]}
 
 
+def _drain_tail(pg, stack, config, stream, transactions, timeout):
+    """deltastream-tail --ack to /dev/null, until it printed every transaction (--count)."""
+    before = stack.cpu()
+    started = time.perf_counter()
+    subprocess.run([config.tail_bin, "--control", stack.control_url, "--publish", stack.publish_url, "--ack",
+                    "--count", str(transactions), "--log-level", "warn", stream],
+                   stdout=subprocess.DEVNULL, check=True, timeout=timeout)
+    seconds = time.perf_counter() - started
+    after = stack.cpu()
+    _release(pg, stack, stream, detach=True)
+    return {"seconds": seconds, "reader_cpu": after["reader"] - before["reader"]}
+
+
 def _drain_pg(pg, slot, endpos, timeout):
     seconds, walsender, _ = recvlogical_drain(pg, slot, endpos, timeout)
     return {"seconds": seconds, "walsender_cpu": walsender}
@@ -91,6 +106,7 @@ def run(config, pg, stack, reader_alone):
             ws_stream = stack.create_stream()
             lib_stream = stack.create_stream()
             zmq_stream = reader_alone.create_stream()
+            tail_stream = reader_alone.create_stream()
             slot = f"bench_recv_{number}"
             pg.create_slot(slot)
             write(pg, transactions, rows_per)
@@ -100,8 +116,9 @@ def run(config, pg, stack, reader_alone):
                 "ws_lib": lambda: _drain_ws(pg, stack, lib_stream, rows, config.timeout, bare=False),
                 "zmq": lambda: _drain_zmq(pg, reader_alone, zmq_stream, rows, config.timeout),
                 "pg": lambda: _drain_pg(pg, slot, endpos, config.timeout),
+                "tail": lambda: _drain_tail(pg, reader_alone, config, tail_stream, transactions, config.timeout),
             }
-            order = list(drains)[number % 4:] + list(drains)[:number % 4]
+            order = list(drains)[number % len(drains):] + list(drains)[:number % len(drains)]
             result = {name: drains[name]() for name in order}
             result["order"] = order
             rounds.append(result)
@@ -110,6 +127,7 @@ def run(config, pg, stack, reader_alone):
             stack.drop_stream(ws_stream)
             stack.drop_stream(lib_stream)
             reader_alone.drop_stream(zmq_stream)
+            reader_alone.drop_stream(tail_stream)
             pg.drop_slot(slot)
         figures.append(summarize(transactions, rows_per, rounds))
     return figures
@@ -142,4 +160,6 @@ def summarize(transactions, rows_per, rounds):
     summary["ws_ratio"] = statistics.median(r["ws"]["seconds"] / r["pg"]["seconds"] for r in rounds)
     summary["ws_lib_ratio"] = statistics.median(r["ws_lib"]["seconds"] / r["pg"]["seconds"] for r in rounds)
     summary["zmq_ratio"] = statistics.median(r["zmq"]["seconds"] / r["pg"]["seconds"] for r in rounds)
+    summary["tail"] = {"seconds": med("tail", "seconds"), "reader_cpu_per_m": per_million(med("tail", "reader_cpu"))}
+    summary["tail_ratio"] = statistics.median(r["tail"]["seconds"] / r["pg"]["seconds"] for r in rounds)
     return summary

@@ -40,7 +40,7 @@ trap 'rm -rf "$tmp"' EXIT
 # --- 1. install -----------------------------------------------------------------------
 installed() {  # installed ROOT: every file in its place
   local dir=$1 missing=0 file
-  for file in bin/deltastream-reader bin/deltastream-gateway; do
+  for file in bin/deltastream-reader bin/deltastream-gateway bin/deltastream-tail; do
     [ -x "$dir/$file" ] || { echo "  not installed (or not executable): $dir/$file"; missing=1; }
   done
   for file in lib/systemd/system/deltastream-reader.service \
@@ -175,7 +175,7 @@ check "Dockerfile: a non-root user, port 12312" has '^USER [a-z]' '^EXPOSE 12312
 
 packages_of_linked_libraries() {  # the Debian packages of what the binaries link directly
   local binary soname path package
-  for binary in "$prefix/bin/deltastream-reader" "$prefix/bin/deltastream-gateway"; do
+  for binary in "$prefix/bin/deltastream-reader" "$prefix/bin/deltastream-gateway" "$prefix/bin/deltastream-tail"; do
     for soname in $(readelf -d "$binary" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
       path=$(ldd "$binary" | awk -v name="$soname" '$1 == name { print $3 }')
       # dpkg knows each file under one of /lib and /usr/lib (merged /usr).
