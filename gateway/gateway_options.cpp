@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/curve_options.hpp"
+#include "common/command_line.hpp"
 #include "common/errors.hpp"
 #include "common/pg_settings.hpp"
 
@@ -129,13 +130,7 @@ gateway_options parse_gateway_options(int argc, char** argv) {
       ->envname("DELTASTREAM_LOG_LEVEL")
       ->capture_default_str();
 
-  try {
-    app.parse(with_long_dashes(argc, argv));
-  } catch (const CLI::Success& done) {
-    std::exit(app.exit(done));
-  } catch (const CLI::ParseError& error) {
-    throw config_error(error.what());
-  }
+  parse_command_line(app, with_long_dashes(argc, argv));
   if (options.server.tls_cert_file.empty() != options.server.tls_key_file.empty()) {
     throw config_error("--tls-cert and --tls-key: give both, or neither for plain HTTP");
   }

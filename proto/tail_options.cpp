@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/curve_options.hpp"
+#include "common/command_line.hpp"
 #include "common/errors.hpp"
 #include "common/stream_name.hpp"
 
@@ -51,13 +52,7 @@ tail_options parse_tail_options(int argc, char** argv) {
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, critical, off (stderr)")
       ->envname("DELTASTREAM_LOG_LEVEL")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& done) {
-    std::exit(app.exit(done));
-  } catch (const CLI::ParseError& error) {
-    throw config_error(error.what());
-  }
+  parse_command_line(app, argc, argv);
   if (list + drop + options.create > 1) throw config_error("--list, --drop and --create: give one of them");
   options.what = list ? tail_options::action::list : drop ? tail_options::action::drop : tail_options::action::follow;
   if (list && !options.stream.empty()) throw config_error("--list takes no STREAM");

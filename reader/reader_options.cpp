@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/curve_options.hpp"
+#include "common/command_line.hpp"
 #include "common/errors.hpp"
 #include "common/pg_settings.hpp"
 
@@ -86,13 +87,7 @@ reader_options parse_reader_options(int argc, char** argv) {
       ->capture_default_str();
   add_curve_options(app, options.curve, curve_role::server);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& done) {
-    std::exit(app.exit(done));
-  } catch (const CLI::ParseError& error) {
-    throw config_error(error.what());
-  }
+  parse_command_line(app, argc, argv);
   load_curve_settings(options.curve, curve_role::server);
   options.registry.conninfo = resolve_conninfo(pg, pg_parts_from_environment());
   options.registry.streams.status_interval = std::chrono::seconds(status_seconds);
