@@ -194,6 +194,26 @@ class CurveTest(unittest.IsolatedAsyncioTestCase):
         self.assertNotIn("unauthenticated and unencrypted", reader.output() + gateway.output())
         self.assert_no_secrets(reader.output() + gateway.output())
 
+    def test_deltastream_tail_with_its_keys_follows_a_stream_and_without_them_gets_nothing(self):
+        reader = self.start_reader()
+        sql("DROP TABLE IF EXISTS curve_tail_rows; CREATE TABLE curve_tail_rows (id int)")
+        tail_bin = os.environ["DELTASTREAM_TAIL_BIN"]
+        base = [tail_bin, "--control", reader.control, "--publish", reader.publish, "--reader-timeout-ms", "2000"]
+        tail = subprocess.Popen(base + ["--curve-secret-key", self.tool.secret_file,
+                                        "--curve-server-key", self.server.public_file, "--create", "--count", "1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        created = tail.stderr.readline()
+        self.assertTrue(created.startswith("created stream delta_"), created)
+        sql("INSERT INTO curve_tail_rows VALUES (42)")
+        out, _ = tail.communicate(timeout=30)
+        self.assertEqual(tail.returncode, 0)
+        self.assertEqual(json.loads(out)["change"][0]["columnvalues"], [42])
+        for keys in (["--curve-secret-key", self.stranger.secret_file, "--curve-server-key", self.server.public_file],
+                     []):  # an unauthorized key, and none at all: no answer, exit code 2
+            code, output = run_to_exit(base + keys + ["--list"])
+            self.assertEqual(code, 2, output)
+            self.assertIn("did not answer", output)
+
     def test_a_plain_zeromq_client_gets_nothing(self):
         reader = self.start_reader()
         with reader.control_client() as control:
