@@ -23,6 +23,7 @@ std::string make_marker() {
 }
 
 std::string seconds_text(std::chrono::milliseconds duration) {
+  if (duration < std::chrono::seconds(10)) return std::to_string(duration.count()) + " ms";
   return std::to_string(duration.count() / 1000) + " s";
 }
 
@@ -59,14 +60,16 @@ void subscriber::send_attach() {
   attach_due_.reset();
   attach_sent_ = clock::now();
   attach_id_ = control_.send(request);
-  pending_[*attach_id_] = {call_kind::attach, attach_sent_};
+  remember(*attach_id_, call_kind::attach);
 }
 
 void subscriber::send(call_kind kind, control_request request) {
   request.stream = stream_;
   request.consumer = settings_.consumer;
-  pending_[control_.send(std::move(request))] = {kind, clock::now()};
+  remember(control_.send(std::move(request)), kind);
 }
+
+void subscriber::remember(const std::string& id, call_kind kind) { pending_[id] = {kind, clock::now()}; }
 
 void subscriber::ack(const message& processed) {
   if (!consumer()) return;
@@ -171,7 +174,7 @@ void subscriber::on_reply(const control_reply& reply) {
   const auto kind = found->second.kind;
   pending_.erase(found);
   reader_answered_ = true;
-  last_answer_ = clock::now();
+  silent_since_.reset();
   auto log = module_logger("subscriber");
   switch (kind) {
     case call_kind::attach:
@@ -231,8 +234,11 @@ void subscriber::tick(clock::time_point now) {
     return now - call.second.sent > settings_.reader.call_timeout;
   });
   if (late != pending_.end()) {
-    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_answer_);
-    if (waited > (reader_answered_ ? settings_.give_up_after : settings_.reader.call_timeout)) {
+    // Silent since the first call it left unanswered (not since its last answer, which
+    // may be hours old for an idle observer).
+    if (!silent_since_) silent_since_ = late->second.sent;
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - *silent_since_);
+    if (waited >= (reader_answered_ ? settings_.give_up_after : settings_.reader.call_timeout)) {
       throw subscriber_error(subscriber_error::cause::unreachable,
                              "the reader at " + settings_.reader.control + " did not answer for " + seconds_text(waited));
     }

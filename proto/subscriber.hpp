@@ -70,6 +70,7 @@ class subscriber {
   void send_attach();
   // A call about our stream, as our consumer; its reply comes through on_reply.
   void send(call_kind kind, control_request request);
+  void remember(const std::string& id, call_kind kind);
   void on_reply(const control_reply& reply);
   void on_attach_reply(const control_reply& reply);
   void on_frame(std::vector<zmq::message_t>& parts);
@@ -98,7 +99,7 @@ class subscriber {
   bool conflict_retried_ = false;
   bool attached_once_ = false;
   bool reader_answered_ = false;  // ever
-  clock::time_point last_answer_ = clock::now();
+  std::optional<clock::time_point> silent_since_;  // the reader's, while calls go unanswered
   clock::time_point last_frame_ = clock::now();
   clock::time_point last_hold_ = clock::now();
 };

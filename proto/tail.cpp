@@ -63,6 +63,7 @@ tail_exit follow(const tail_options& options, zmq::context_t& context, std::stri
   settings.reader = options.reader;
   if (!options.observe) settings.consumer = options.consumer;
   settings.takeover = options.takeover;
+  settings.give_up_after = options.give_up_after;
   subscriber source(context, std::move(settings), std::move(stream));
   line_output out;
   std::optional<subscriber::message> last;  // the last message in `out`

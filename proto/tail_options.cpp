@@ -48,6 +48,12 @@ tail_options parse_tail_options(int argc, char** argv) {
       ->envname("DELTASTREAM_READER_TIMEOUT_MS")
       ->check(CLI::Range(100, 600'000))
       ->capture_default_str();
+  int give_up_seconds = 60;
+  app.add_option("--give-up-after", give_up_seconds,
+                 "Seconds a reader that had answered may go silent (stopped, unreachable) before exit code 2")
+      ->envname("DELTASTREAM_GIVE_UP_AFTER")
+      ->check(CLI::Range(1, 86'400))
+      ->capture_default_str();
   add_curve_options(app, options.reader.curve, curve_role::client);
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, critical, off (stderr)")
       ->envname("DELTASTREAM_LOG_LEVEL")
@@ -77,6 +83,7 @@ tail_options parse_tail_options(int argc, char** argv) {
     options.consumer = std::string("deltastream-tail@") + host + ":" + std::to_string(getpid());
   }
   options.reader.call_timeout = std::chrono::milliseconds(call_timeout_ms);
+  options.give_up_after = std::chrono::seconds(give_up_seconds);
   load_curve_settings(options.reader.curve, curve_role::client);
   return options;
 }

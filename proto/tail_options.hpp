@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@ struct tail_options {
   std::string consumer;    // the lease holder's name (a stable one re-attaches at once after a crash)
   std::optional<std::uint64_t> count;  // exit after this many messages
   reader_endpoints reader;
+  std::chrono::seconds give_up_after{60};  // a reader silent this long, once it had answered
   std::string log_level = "info";
 };
 

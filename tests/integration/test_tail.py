@@ -140,6 +140,15 @@ class TailTest(ReaderCase):
         tail.process.send_signal(signal.SIGINT)
         self.assertEqual(tail.wait(), 0)
 
+    def test_a_reader_gone_for_longer_than_give_up_after_is_exit_code_2(self):
+        stream = self.new_stream("tail_gone_rows")
+        tail = self.tail("--reader-timeout-ms", "500", "--give-up-after", "3", stream)
+        wait_until(lambda: {s["stream"]: s for s in self.control.ok("list")["streams"]}[stream].get("streaming"),
+                   what="the stream to stream")
+        self.reader.kill()
+        self.assertEqual(tail.wait(timeout=60), 2, tail.log())
+        self.assertIn("did not answer for", tail.log())
+
     def test_the_lease_and_the_exit_codes(self):
         table = "tail_lease_rows"
         stream = self.new_stream(table)
