@@ -32,7 +32,9 @@ void stream_hub::consumer_attached(const std::string& stream, stream_client* cli
   auto found = streams_.find(stream);
   if (found == streams_.end() || found->second.consumer.client != client) return;
   for (auto& event : found->second.consumer.frames.attached(epoch, seq, ended_epoch)) {
-    if (found->second.consumer.client != client) break;  // ended by an earlier frame
+    // A delivery may have ended the client, which may have removed the entry.
+    found = streams_.find(stream);
+    if (found == streams_.end() || found->second.consumer.client != client) return;
     act_on(stream, found->second, event);
   }
   forget_if_empty(stream);

@@ -15,6 +15,11 @@ namespace {
 
 constexpr auto hold_interval = std::chrono::seconds(1);  // a claim lasts 5 s (PROTOCOL.md)
 constexpr auto postgres_retry = std::chrono::seconds(1);
+// What the reader may take to answer an attach beyond a plain call: the slot looked up and
+// START_REPLICATION answered (each bounded by PostgreSQL's connect_timeout, 10 s by
+// default) and up to 5 s for a slot still held by an exiting walsender. An attach sent
+// again too early would restart the stream again, and wait for that walsender again.
+constexpr auto attach_allowance = std::chrono::seconds(25);
 constexpr std::size_t max_frames_per_poll = 256;
 
 std::string make_marker() {
@@ -42,6 +47,11 @@ subscriber::subscriber(zmq::context_t& context, subscriber_settings settings, st
   sub_.set(zmq::sockopt::subscribe, topic_for(stream_));
   sub_.set(zmq::sockopt::subscribe, topic_for(stream_) + marker_);
   sub_.connect(settings_.reader.publish);
+  // A reader that does not answer at all is told apart quickly from one whose attach
+  // waits for PostgreSQL: status is answered within the call timeout.
+  control_request probe;
+  probe.op = control_op::status;
+  remember(control_.send(probe), call_kind::status);
   attach_due_ = clock::now();
 }
 
@@ -58,6 +68,7 @@ void subscriber::send_attach() {
   frames_.attaching(!consumer());
   joiner_.reset();
   attach_due_.reset();
+  ++attachment_;
   attach_sent_ = clock::now();
   attach_id_ = control_.send(request);
   remember(*attach_id_, call_kind::attach);
@@ -69,7 +80,9 @@ void subscriber::send(call_kind kind, control_request request) {
   remember(control_.send(std::move(request)), kind);
 }
 
-void subscriber::remember(const std::string& id, call_kind kind) { pending_[id] = {kind, clock::now()}; }
+void subscriber::remember(const std::string& id, call_kind kind) {
+  pending_[id] = {kind, clock::now(), attachment_};
+}
 
 void subscriber::ack(const message& processed) {
   if (!consumer()) return;
@@ -108,6 +121,10 @@ std::optional<subscriber::message> subscriber::next(std::chrono::milliseconds ti
       ready_.pop_front();
       return first;
     }
+    // Replies and frames that came while the caller was busy (a slow stdout) first: a
+    // call answered meanwhile is not late, a stream that sent frames is not silent.
+    poll_once(std::chrono::milliseconds(0));
+    if (!ready_.empty()) continue;
     const auto now = clock::now();
     tick(now);
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
@@ -171,31 +188,44 @@ void subscriber::reattach(const std::string& why, clock::duration after) {
 void subscriber::on_reply(const control_reply& reply) {
   const auto found = pending_.find(reply.id);
   if (found == pending_.end()) return;  // superseded, or from before the socket was reopened
-  const auto kind = found->second.kind;
+  const auto call = found->second;
   pending_.erase(found);
   reader_answered_ = true;
   silent_since_.reset();
-  auto log = module_logger("subscriber");
-  switch (kind) {
+  switch (call.kind) {
     case call_kind::attach:
       return on_attach_reply(reply);
     case call_kind::hold:
+      // One sent under an earlier attach says nothing of the current one.
+      if (call.attachment == attachment_ && frames_.following()) on_hold_reply(reply);
+      return;
     case call_kind::ack:
       if (reply.ok) return;
       if (reply.code == refusal_code::taken_over) {
         throw subscriber_error(subscriber_error::cause::other_consumer,
                                "stream " + stream_ + " was taken over by another consumer");
       }
-      if (kind == call_kind::hold && reply.code == refusal_code::not_attached) {
-        return reattach("the stream is not streaming (the reader restarted, or it was detached)");
-      }
       if (reply.code == refusal_code::stale_epoch || reply.code == refusal_code::not_attached) {
-        return log->debug("{}: ACK of an epoch that is over: {}", stream_, reply.error);
+        // Its messages come again in the new epoch.
+        return module_logger("subscriber")->debug("{}: ACK of an epoch that is over: {}", stream_, reply.error);
       }
-      return log->warn("{}: {} refused: {}", stream_, kind == call_kind::hold ? "hold" : "ACK", reply.error);
+      return module_logger("subscriber")->warn("{}: ACK refused: {}", stream_, reply.error);
+    case call_kind::status:
     case call_kind::unhold:
       return;
   }
+}
+
+void subscriber::on_hold_reply(const control_reply& reply) {
+  if (reply.ok) return;
+  if (reply.code == refusal_code::taken_over) {
+    throw subscriber_error(subscriber_error::cause::other_consumer,
+                           "stream " + stream_ + " was taken over by another consumer");
+  }
+  if (reply.code == refusal_code::not_attached) {
+    return reattach("the stream is not streaming (the reader restarted, or it was detached)");
+  }
+  module_logger("subscriber")->warn("{}: hold refused: {}", stream_, reply.error);
 }
 
 void subscriber::on_attach_reply(const control_reply& reply) {
@@ -203,6 +233,7 @@ void subscriber::on_attach_reply(const control_reply& reply) {
   if (reply.ok) {
     attached_once_ = true;
     conflict_retried_ = false;
+    refused_since_.reset();
     last_frame_ = last_hold_ = clock::now();
     for (auto& event : frames_.attached(reply.epoch, reply.seq, reply.ended_epoch)) act_on(event);
     return;
@@ -218,8 +249,15 @@ void subscriber::on_attach_reply(const control_reply& reply) {
         return reattach(reply.error, std::chrono::milliseconds(*reply.retry_after_ms + 100));
       }
       throw subscriber_error(cause::other_consumer, reply.error + "; --takeover replaces it");
-    case refusal_code::postgres:
+    case refusal_code::postgres: {
+      // PostgreSQL restarting, or the slot held by another program: tried again, for a while.
+      const auto now = clock::now();
+      if (!refused_since_) refused_since_ = now;
+      if (now - *refused_since_ >= settings_.give_up_after) {
+        throw subscriber_error(cause::refused, "attach " + stream_ + ": " + reply.error);
+      }
       return reattach(reply.error, postgres_retry);
+    }
     case refusal_code::not_attached:  // another attach restarted the stream meanwhile
       return reattach(reply.error, std::chrono::milliseconds(100));
     default:
@@ -231,7 +269,9 @@ void subscriber::tick(clock::time_point now) {
   // A call unanswered in time: the reader went away, or lost it. What the DEALER still
   // queues is unknown, so it starts over on a new socket, and attaches again.
   const auto late = std::find_if(pending_.begin(), pending_.end(), [&](const auto& call) {
-    return now - call.second.sent > settings_.reader.call_timeout;
+    const auto allowed = settings_.reader.call_timeout +
+                         (call.second.kind == call_kind::attach ? attach_allowance : std::chrono::seconds(0));
+    return now - call.second.sent > allowed;
   });
   if (late != pending_.end()) {
     // Silent since the first call it left unanswered (not since its last answer, which

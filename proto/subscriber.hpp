@@ -65,12 +65,13 @@ class subscriber {
 
  private:
   using clock = std::chrono::steady_clock;
-  enum class call_kind { attach, hold, ack, unhold };
+  enum class call_kind { status, attach, hold, ack, unhold };
 
   void send_attach();
   // A call about our stream, as our consumer; its reply comes through on_reply.
   void send(call_kind kind, control_request request);
   void remember(const std::string& id, call_kind kind);
+  void on_hold_reply(const control_reply& reply);
   void on_reply(const control_reply& reply);
   void on_attach_reply(const control_reply& reply);
   void on_frame(std::vector<zmq::message_t>& parts);
@@ -91,6 +92,7 @@ class subscriber {
   struct sent_call {
     call_kind kind;
     clock::time_point sent;
+    std::uint64_t attachment;  // which attach it was sent under
   };
   std::map<std::string, sent_call> pending_;  // by id
   std::optional<std::string> attach_id_;      // the attach in flight
@@ -99,6 +101,8 @@ class subscriber {
   bool conflict_retried_ = false;
   bool attached_once_ = false;
   bool reader_answered_ = false;  // ever
+  std::uint64_t attachment_ = 0;  // attaches sent
+  std::optional<clock::time_point> refused_since_;  // attaches refused by PostgreSQL since
   std::optional<clock::time_point> silent_since_;  // the reader's, while calls go unanswered
   clock::time_point last_frame_ = clock::now();
   clock::time_point last_hold_ = clock::now();

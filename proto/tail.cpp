@@ -30,13 +30,15 @@ class line_output {
   }
   bool empty() const { return buffer_.empty(); }
   std::size_t size() const { return buffer_.size(); }
-  // False when stdout is closed: nothing more can be written.
-  bool flush() {
+  // False when stdout is closed, or a stop interrupted the write: what was not written
+  // whole is then not acknowledged.
+  bool flush(const std::atomic<bool>& stop) {
     std::size_t written = 0;
     while (written < buffer_.size()) {
       const auto result = write(STDOUT_FILENO, buffer_.data() + written, buffer_.size() - written);
-      if (result < 0 && errno == EINTR) continue;
+      if (result < 0 && errno == EINTR && !stop) continue;
       if (result < 0) {
+        if (errno == EINTR) return false;
         if (errno != EPIPE) module_logger("tail")->error("writing to stdout: {}", std::strerror(errno));
         return false;
       }
@@ -71,8 +73,8 @@ tail_exit follow(const tail_options& options, zmq::context_t& context, std::stri
   bool closed = false;
   auto flush = [&] {
     if (out.empty()) return;
-    if (!out.flush()) {
-      closed = true;  // what was not written is not acknowledged: it comes again
+    if (!out.flush(stop)) {
+      closed = !stop;  // what was not written is not acknowledged: it comes again
       return;
     }
     if (options.ack && last) source.ack(*last);
@@ -88,7 +90,7 @@ tail_exit follow(const tail_options& options, zmq::context_t& context, std::stri
     }
     flush();
   }
-  flush();
+  if (!stop) flush();  // after a stop, what is buffered is left unacknowledged
   source.leave();
   if (closed) module_logger("tail")->info("stdout closed after {} message(s)", messages);
   return tail_exit::done;

@@ -22,8 +22,12 @@ int main(int argc, char** argv) {
     const auto options = deltastream::proto::parse_tail_options(argc, argv);
     deltastream::setup_logging(options.log_level);
     std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is an EPIPE we handle
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    // Without SA_RESTART: a write blocked on a full pipe returns EINTR, so a stop is seen.
+    struct sigaction stop = {};
+    stop.sa_handler = on_signal;
+    sigemptyset(&stop.sa_mask);
+    sigaction(SIGINT, &stop, nullptr);
+    sigaction(SIGTERM, &stop, nullptr);
     return static_cast<int>(deltastream::proto::run_tail(options, stop_requested));
   } catch (const deltastream::config_error& error) {
     std::cerr << "deltastream-tail: " << error.what() << " (see --help)\n";

@@ -15,17 +15,21 @@ using proto::refusal_code;
 std::optional<std::string> stream_registry::attach(const proto::control_request& request,
                                                    std::uint64_t ticket) {
   const bool takeover = request.takeover && !request.consumer.empty();
-  if (takeover) takeovers_[request.stream] = request.consumer;
+  if (takeover) takeovers_.emplace(request.stream, request.consumer);
   auto reply = begin_attach(request, ticket);
-  if (reply && takeover) takeovers_.erase(request.stream);
+  if (reply && takeover) end_takeover(request);
   return reply;
 }
 
+void stream_registry::end_takeover(const proto::control_request& request) {
+  if (!request.takeover) return;
+  const auto [first, last] = takeovers_.equal_range(request.stream);
+  const auto mine = std::find_if(first, last, [&](const auto& entry) { return entry.second == request.consumer; });
+  if (mine != last) takeovers_.erase(mine);
+}
+
 void stream_registry::answer_attach(std::uint64_t ticket, const proto::control_request& request, std::string reply) {
-  if (const auto found = takeovers_.find(request.stream);
-      request.takeover && found != takeovers_.end() && found->second == request.consumer) {
-    takeovers_.erase(found);
-  }
+  end_takeover(request);
   reply_later_(ticket, std::move(reply));
 }
 
@@ -96,8 +100,9 @@ std::optional<std::string> stream_registry::start_attach(const proto::control_re
 
 std::optional<std::string> stream_registry::lease_refusal(const proto::control_request& request) {
   if (request.consumer.empty()) return std::nullopt;
-  if (const auto taking = takeovers_.find(request.stream);
-      taking != takeovers_.end() && !request.takeover && taking->second != request.consumer) {
+  const auto [first, last] = takeovers_.equal_range(request.stream);
+  const auto taking = std::find_if(first, last, [&](const auto& entry) { return entry.second != request.consumer; });
+  if (taking != last && !request.takeover) {
     return proto::refusal(request.id, refusal_code::conflict,
                           "stream \"" + request.stream + "\" is being taken over by " + taking->second)
         .add("conflict", true)

@@ -66,6 +66,7 @@ class stream_registry {
   std::optional<std::string> attach(const proto::control_request& request, std::uint64_t ticket);
   std::optional<std::string> begin_attach(const proto::control_request& request, std::uint64_t ticket);
   void answer_attach(std::uint64_t ticket, const proto::control_request& request, std::string reply);
+  void end_takeover(const proto::control_request& request);
   std::optional<std::string> start_attach(const proto::control_request& request, std::uint64_t ticket,
                                           slot_catalog::outcome<std::optional<slot_catalog::position>> found);
   std::optional<std::string> join(const proto::control_request& request, std::uint64_t ticket,
@@ -122,7 +123,7 @@ class stream_registry {
   // Takeovers under way, stream -> consumer: until answered, another consumer's attach is
   // refused, or its restart would undo the takeover before it is granted (and the two
   // would take the stream from each other in turn).
-  std::map<std::string, std::string> takeovers_;
+  std::multimap<std::string, std::string> takeovers_;
 };
 
 }  // namespace deltastream::reader

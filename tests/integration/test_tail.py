@@ -209,6 +209,27 @@ class TailTest(ReaderCase):
         self.assertIn("stdout closed", tail.log())
         self.assertLessEqual(self.acked(stream), unwritten_from)  # row 2 ends past it
 
+    def test_a_stalled_stdout_is_waited_for_without_attaching_again(self):
+        # The pipe's reader stops reading for longer than the call timeout: the holds sent
+        # before were answered meanwhile, so nothing is late and nothing restarts.
+        table = "tail_stalled_rows"
+        stream = self.new_stream(table)
+        tail = self.tail("--ack", "--reader-timeout-ms", "1000", stream, stdout=subprocess.PIPE)
+        sql(f"INSERT INTO {table} VALUES (0)")
+        self.assertEqual(ids([json.loads(tail.process.stdout.readline())], table), [0])
+        sql(f"DO $$ BEGIN FOR i IN 1..2000 LOOP INSERT INTO {table} VALUES (i); COMMIT; END LOOP; END $$")
+        time.sleep(3)  # the stall (the fault), with the pipe full: not a synchronization
+        seen = set()
+        while len(seen) < 2000:
+            line = tail.process.stdout.readline()
+            self.assertTrue(line, tail.log())
+            seen.update(ids([json.loads(line)], table))
+        self.assertIsNone(tail.process.poll())
+        self.assertNotIn("attaching again", tail.log())
+        self.assertEqual(self.reader.output().count(f"{stream}: streaming from"), 1)
+        tail.process.send_signal(signal.SIGTERM)
+        self.assertEqual(tail.wait(), 0)
+
     def test_list_create_and_drop(self):
         create = self.tail("--create", "--count", "1")
         sql("DROP TABLE IF EXISTS tail_created_rows; CREATE TABLE tail_created_rows (id int)")

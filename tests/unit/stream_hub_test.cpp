@@ -76,6 +76,27 @@ TEST_CASE("a consumer gets frames of its epoch in sequence, buffered while attac
   CHECK_FALSE(consumer.ended);
 }
 
+// A consumer whose queue overflows with a delivery ends itself, as websocket_session does.
+struct overflowing_client : recording_client {
+  using recording_client::recording_client;
+  void deliver(std::shared_ptr<const std::string> piece, lsn position, bool last_piece) override {
+    recording_client::deliver(std::move(piece), position, last_piece);
+    end(close_code::policy, "too slow");
+  }
+};
+
+TEST_CASE("a consumer that ends itself while its kept frames are delivered stops them there") {
+  stream_hub hub(1 << 20);
+  overflowing_client consumer(hub, "delta_a");
+  hub.claim_consumer("delta_a", &consumer);
+  hub.on_frame("delta_a", data(7, 1), text("one"));
+  hub.on_frame("delta_a", data(7, 2), text("two"));
+  hub.consumer_attached("delta_a", &consumer, 7, 0);  // the entry goes with the first delivery
+  CHECK(consumer.delivered == std::vector<std::string>{"one"});
+  CHECK(consumer.ended == close_code::policy);
+  CHECK(hub.consumers() == 0);
+}
+
 TEST_CASE("a gap ends the consumer with a reason") {
   stream_hub hub(1 << 20);
   recording_client consumer;
