@@ -58,11 +58,11 @@ gateway_options parse_gateway_options(int argc, char** argv) {
   app.add_option("--password", parts.password, "PostgreSQL password")->envname("PGPASS");
   app.add_option("--pgHost,--pg-host", parts.host, "PostgreSQL host")->envname("PGHOST");
   app.add_option("--pgPort,--pg-port", parts.port, "PostgreSQL port")->envname("PGPORT");
-  app.add_option("--control", options.link.control_endpoint,
+  app.add_option("--control", options.link.control,
                  "The reader's ZeroMQ control endpoint")
       ->envname("DELTASTREAM_CONTROL")
       ->default_val("tcp://127.0.0.1:5590");
-  app.add_option("--publish", options.link.publish_endpoint, "The reader's ZeroMQ data endpoint")
+  app.add_option("--publish", options.link.publish, "The reader's ZeroMQ data endpoint")
       ->envname("DELTASTREAM_PUBLISH")
       ->default_val("tcp://127.0.0.1:5591");
   app.add_option("--max-queue-bytes", options.server.max_queue_bytes,

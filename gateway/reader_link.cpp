@@ -26,22 +26,12 @@ reader_link::~reader_link() {
   close(wake_fd_);
 }
 
-void reader_link::configure(zmq::socket_t& socket) const {
-  socket.set(zmq::sockopt::linger, 0);
-  // ZeroMQ reconnects by itself when the reader goes away; back off up to 5 s.
-  socket.set(zmq::sockopt::reconnect_ivl, 100);
-  socket.set(zmq::sockopt::reconnect_ivl_max, 5000);
-  if (settings_.curve.enabled()) {
-    make_curve_client(socket, *settings_.curve.keypair, settings_.curve.server_key);
-  }
-}
-
 void reader_link::start() {
   sub_.emplace(context_, zmq::socket_type::sub);
-  configure(*sub_);
+  proto::configure_reader_socket(*sub_, settings_);
   // Every stream: a consumer's first frames must not race its subscription.
   sub_->set(zmq::sockopt::subscribe, "");
-  sub_->connect(settings_.publish_endpoint);
+  sub_->connect(settings_.publish);
   sub_ready_.emplace(io_, sub_->get(zmq::sockopt::fd));
   read_frames();
   thread_ = std::thread([this] { run(); });
@@ -120,7 +110,7 @@ void reader_link::call(proto::control_request request, reply_handler handler) {
 void reader_link::run() {
   auto log = module_logger("link");
   zmq::socket_t dealer(context_, zmq::socket_type::dealer);
-  configure(dealer);
+  proto::configure_reader_socket(dealer, settings_);
   // Connection events of the control socket, so that the log says when the reader
   // went away and when it came back.
   zmq_socket_monitor(dealer.handle(), "inproc://deltastream-link-monitor",
@@ -128,10 +118,10 @@ void reader_link::run() {
                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
   zmq::socket_t monitor(context_, zmq::socket_type::pair);
   monitor.connect("inproc://deltastream-link-monitor");
-  dealer.connect(settings_.control_endpoint);
-  log->info("reader control {}, data {}{}", settings_.control_endpoint, settings_.publish_endpoint,
+  dealer.connect(settings_.control);
+  log->info("reader control {}, data {}{}", settings_.control, settings_.publish,
             settings_.curve.enabled() ? " (CURVE)" : "");
-  for (const auto* endpoint : {&settings_.control_endpoint, &settings_.publish_endpoint}) {
+  for (const auto* endpoint : {&settings_.control, &settings_.publish}) {
     if (settings_.curve.enabled() || is_local_endpoint(*endpoint)) continue;
     log->warn("{} is on another machine and CURVE is off: the ZeroMQ hop is unauthenticated "
               "and unencrypted (see --curve-secret-key)", *endpoint);

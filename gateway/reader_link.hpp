@@ -17,6 +17,7 @@
 #include <zmq.hpp>
 
 #include "common/curve_keys.hpp"
+#include "proto/control_client.hpp"
 #include "proto/control_message.hpp"
 #include "proto/data_frame.hpp"
 
@@ -24,12 +25,8 @@ namespace deltastream::gateway {
 
 namespace net = boost::asio;
 
-struct link_settings {
-  std::string control_endpoint;
-  std::string publish_endpoint;
-  std::chrono::milliseconds call_timeout{10'000};
-  curve_settings curve;  // the SUB and DEALER are CURVE clients when it has a keypair
-};
+// The reader's endpoints, call timeout and CURVE keys, as every tool has them.
+using link_settings = proto::reader_endpoints;
 
 // The gateway's side of the reader protocol (proto/PROTOCOL.md). The SUB socket is read
 // on the I/O thread, where its frames are used: handing each frame from a thread of its
@@ -68,7 +65,6 @@ class reader_link {
   std::uint64_t disconnects() const { return disconnects_.load(); }
 
  private:
-  void configure(zmq::socket_t& socket) const;
   void run();
   void send_queued(zmq::socket_t& dealer);
   void receive_replies(zmq::socket_t& dealer);

@@ -6,6 +6,7 @@ namespace deltastream::proto {
 
 void configure_reader_socket(zmq::socket_t& socket, const reader_endpoints& endpoints) {
   socket.set(zmq::sockopt::linger, 0);
+  // ZeroMQ reconnects by itself when the reader goes away; back off up to 5 s.
   socket.set(zmq::sockopt::reconnect_ivl, 100);
   socket.set(zmq::sockopt::reconnect_ivl_max, 5000);
   if (endpoints.curve.enabled()) {

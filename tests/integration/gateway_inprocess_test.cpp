@@ -58,8 +58,8 @@ struct running_pair {
     gateway_options.server.max_body_bytes = 4096;
     gateway_options.server.max_header_bytes = 2048;
     gateway_options.server.max_frame_bytes = 1024;
-    gateway_options.link.control_endpoint = reader->control_endpoint();
-    gateway_options.link.publish_endpoint = reader->publish_endpoint();
+    gateway_options.link.control = reader->control_endpoint();
+    gateway_options.link.publish = reader->publish_endpoint();
     gateway = std::make_unique<gateway::gateway>(gateway_options);
     port = gateway->endpoint().port();
     gateway_thread = std::thread([this] { gateway->run(); });

@@ -49,8 +49,8 @@ TEST_CASE("reader_link: frames are read on the I/O thread as they come, burst af
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
   link_settings settings;
-  settings.control_endpoint = "inproc://link-test-control";
-  settings.publish_endpoint = "inproc://link-test-data";
+  settings.control = "inproc://link-test-control";
+  settings.publish = "inproc://link-test-data";
   std::thread::id io_thread;
   std::atomic<bool> on_io_thread{true};
   std::mutex mutex;
