@@ -54,6 +54,9 @@ class line_output {
 
 // Flushed at least this often while messages keep coming, and whenever none is waiting.
 constexpr std::size_t flush_bytes = std::size_t{256} << 10;
+// What was written is acknowledged at most this often (and before exit): each ACK is a
+// status update to PostgreSQL, which a stream of small transactions would pay per message.
+constexpr auto ack_interval = std::chrono::milliseconds(100);
 
 tail_exit exit_for(refusal_code code) {
   return code == refusal_code::no_such_stream ? tail_exit::gone : tail_exit::refused;
@@ -68,17 +71,27 @@ tail_exit follow(const tail_options& options, zmq::context_t& context, std::stri
   settings.give_up_after = options.give_up_after;
   subscriber source(context, std::move(settings), std::move(stream));
   line_output out;
-  std::optional<subscriber::message> last;  // the last message in `out`
+  std::optional<subscriber::message> last;     // the last message in `out`
+  std::optional<subscriber::message> written;  // the last one written, not yet acknowledged
+  auto acked_at = std::chrono::steady_clock::now();
   std::uint64_t messages = 0;
   bool closed = false;
+  auto acknowledge = [&](bool now) {
+    if (!written || (!now && std::chrono::steady_clock::now() - acked_at < ack_interval)) return;
+    source.ack(*written);
+    written.reset();
+    acked_at = std::chrono::steady_clock::now();
+  };
   auto flush = [&] {
-    if (out.empty()) return;
-    if (!out.flush(stop)) {
-      closed = !stop;  // what was not written is not acknowledged: it comes again
-      return;
+    if (!out.empty()) {
+      if (!out.flush(stop)) {
+        closed = !stop;  // what was not written is not acknowledged: it comes again
+        return;
+      }
+      if (options.ack && last) written = std::move(last);
+      last.reset();
     }
-    if (options.ack && last) source.ack(*last);
-    last.reset();
+    acknowledge(false);
   };
   while (!stop && !closed && (!options.count || messages < *options.count)) {
     auto message = source.next(out.empty() ? std::chrono::milliseconds(200) : std::chrono::milliseconds(0));
@@ -91,6 +104,7 @@ tail_exit follow(const tail_options& options, zmq::context_t& context, std::stri
     flush();
   }
   if (!stop) flush();  // after a stop, what is buffered is left unacknowledged
+  acknowledge(true);  // what was written, before leaving
   source.leave();
   if (closed) module_logger("tail")->info("stdout closed after {} message(s)", messages);
   return tail_exit::done;
