@@ -69,7 +69,6 @@ void subscriber::send_attach() {
   joiner_.reset();
   attach_due_.reset();
   ++attachment_;
-  attach_sent_ = clock::now();
   attach_id_ = control_.send(request);
   remember(*attach_id_, call_kind::attach);
 }

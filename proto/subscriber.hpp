@@ -96,7 +96,6 @@ class subscriber {
   };
   std::map<std::string, sent_call> pending_;  // by id
   std::optional<std::string> attach_id_;      // the attach in flight
-  clock::time_point attach_sent_{};
   std::optional<clock::time_point> attach_due_;  // a re-attach waits until then
   bool conflict_retried_ = false;
   bool attached_once_ = false;
