@@ -184,8 +184,16 @@ class TailTest(ReaderCase):
         stream = self.new_stream(table)
         consumer = self.tail(stream)  # a consumer that never ACKs keeps the stream streaming
         observer = self.tail("--observe", stream)
-        wait_until(lambda: {s["stream"]: s for s in self.control.ok("list")["streams"]}[stream].get("streaming"),
-                   what="the stream to stream")
+        # An observer watches live: until both have settled (the consumer's attach restarts
+        # the stream, and the observer joins the new epoch), a row may pass it by. Settled
+        # once the observer printed a marker row (-1, -2, ...) no older than the newest the
+        # consumer printed: that one came in the consumer's epoch.
+        marker = iter(range(-1, -1000, -1))
+        def settled():
+            sql(f"INSERT INTO {table} VALUES ({next(marker)})")
+            seen, consumed = ids(observer.lines(), table), ids(consumer.lines(), table)
+            return seen and consumed and min(seen) <= min(consumed)
+        wait_until(settled, what="both to print a marker row of the same epoch")
         before = self.acked(stream)
         sql(f"INSERT INTO {table} VALUES (1)")
         wait_until(lambda: 1 in ids(observer.lines(), table), what="the row at the observer")
