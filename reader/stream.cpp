@@ -5,12 +5,12 @@
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "proto/data_frame.hpp"
-#include "reader/wal2json_message.hpp"
 
 namespace deltastream::reader {
 
-stream::stream(stream_name name, lsn committed, const stream_settings& settings,
-               message_sink& sink, end_outbox& ends, epoch_clock& epochs)
+stream::stream(stream_name name, lsn committed, std::unique_ptr<change_decoder> decoder,
+               const stream_settings& settings, message_sink& sink, end_outbox& ends,
+               epoch_clock& epochs)
     : name_(std::move(name)),
       settings_(settings),
       sink_(sink),
@@ -20,7 +20,8 @@ stream::stream(stream_name name, lsn committed, const stream_settings& settings,
       flushed_(committed),
       delivered_(committed),
       durable_(committed),
-      received_(committed) {}
+      received_(committed),
+      decoder_(std::move(decoder)) {}
 
 stream::~stream() = default;
 
@@ -37,7 +38,7 @@ void stream::begin_epoch() {
   wal_end_ = start_from_;
   received_ = start_from_;
   pending_.reset();
-  assembly_ = {};
+  forget_decoding();
   gathering_ = false;
   gather_misses_ = 0;
   backoff_.reset();
@@ -105,13 +106,14 @@ void stream::step(clock::time_point now, socket_ready ready) {
 void stream::read_messages(bool after_wait) {
   more_buffered_ = false;
   if (pending_ && !flush_pending()) return;
+  if (!publish_pieces() || awaiting_types_) return;
   bool progressed = false;       // a message was read this turn
   bool since_consume = false;    // ... since libpq last took in the socket's bytes
   std::span<const std::uint8_t> bytes;
   for (std::size_t count = 0; count < settings_.max_messages_per_turn; ++count) {
     switch (connection_->read(bytes)) {
       case replication_source::read_status::would_block:
-        if (!assembly_.open) return;  // between transactions: wait on the socket
+        if (!decoder_->in_transaction()) return;  // between transactions: wait on the socket
         if (since_consume) {
           // libpq takes in one buffer's worth (16 KiB) at a time: more may be queued.
           connection_->consume_input();
@@ -144,14 +146,15 @@ void stream::read_messages(bool after_wait) {
       if (alive->reply_requested || confirmable_position() > flushed_) send_status(false);
     } else {
       handle_xlog_data(std::get<xlog_data>(message));
-      if (pending_) return;  // subscribers are full: stop reading until they drain
+      // Subscribers are full: stop reading until they drain; or type names are missing.
+      if (pending_ || awaiting_types_) return;
     }
   }
   more_buffered_ = true;  // the turn's budget ran out; libpq may hold more
 }
 
 void stream::start_gathering() {
-  const bool large = assembly_.split || assembly_.bytes.size() >= settings_.gather_after_bytes;
+  const bool large = decoder_->transaction_bytes() >= settings_.gather_after_bytes;
   const auto delay =
       (large ? settings_.large_gather_delay : settings_.gather_delay) * (1 << gather_misses_);
   gathering_ = true;
@@ -160,54 +163,48 @@ void stream::start_gathering() {
 
 void stream::handle_xlog_data(const xlog_data& message) {
   received_ = std::max({received_, message.data_start, message.wal_end});
-  const bool first_chunk = !assembly_.open;
-  if (first_chunk) {
-    const auto next = wal2json_next_lsn(message.payload);
-    if (!next) {
-      throw protocol_error("wal2json message at " + message.data_start.to_string() +
-                           " has no \"nextlsn\"");
-    }
-    assembly_.open = true;
-    assembly_.next = *next;
-    assembly_.start = message.data_start;
-  }
-  if (assembly_.split && assembly_.bytes.capacity() < settings_.message_part_bytes) {
-    // A piece of a large transaction went out, so the next is as large: room for it at
-    // once, not grown by doubling, which copied each piece about twice more.
-    assembly_.bytes.reserve(settings_.message_part_bytes + message.payload.size());
-  }
-  assembly_.bytes.append(message.payload);
-  if (!wal2json_ends_message(message.payload, first_chunk)) {
-    if (assembly_.bytes.size() >= settings_.message_part_bytes) {
-      publish_data(proto::frame_kind::data_part, lsn());
-    }
-    return;
-  }
-  // Transactions without row changes (DDL, autovacuum) carry nothing to deliver; were
-  // they sent, a consumer that does not ACK them would pin the slot (wal2json#104).
-  // Once everything before them is acknowledged, the idle flush position passes them.
-  if (!assembly_.split && wal2json_is_empty(assembly_.bytes)) {
-    wal_end_ = std::max(wal_end_, message.wal_end);
-    assembly_ = {};
-    return;
-  }
-  publish_data(proto::frame_kind::data, message.wal_end);
+  decoder_->feed(message);
+  // Nothing in progress and nothing to publish (a transaction without row changes, a
+  // message outside any transaction): once everything before it is acknowledged, the
+  // idle flush position may pass it.
+  if (!decoder_->in_transaction()) wal_end_ = std::max(wal_end_, message.wal_end);
+  if (!decoder_->missing_types().empty()) return resolve_types();
+  publish_pieces();
 }
 
-void stream::publish_data(proto::frame_kind kind, lsn wal_end) {
-  proto::frame_header header{kind, epoch_, ++seq_, assembly_.next, assembly_.start};
-  std::string bytes = std::move(assembly_.bytes);
-  // The last piece of a large transaction sits in room reserved for a whole piece:
-  // give that back before the byte budget counts it.
-  if (bytes.capacity() > 2 * bytes.size() + 4096) bytes.shrink_to_fit();
-  if (kind == proto::frame_kind::data) {
-    assembly_ = {};
-  } else {
-    assembly_.bytes.clear();
-    assembly_.split = true;
+bool stream::publish_pieces() {
+  while (!pending_) {
+    auto piece = decoder_->next_piece();
+    if (!piece) return true;
+    const auto kind = piece->last ? proto::frame_kind::data : proto::frame_kind::data_part;
+    proto::frame_header header{kind, epoch_, ++seq_, piece->next, piece->start};
+    // The last piece of a large transaction sits in room reserved for a whole piece:
+    // give that back before the byte budget counts it.
+    if (piece->bytes.capacity() > 2 * piece->bytes.size() + 4096) piece->bytes.shrink_to_fit();
+    pending_ = pending_message{header, std::move(piece->bytes), piece->last ? piece->wal_end : lsn()};
+    flush_pending();  // when the subscribers are full it stays pending and reading stops
   }
-  pending_ = pending_message{header, std::move(bytes), wal_end};
-  flush_pending();  // when the subscribers are full it stays pending and reading stops
+  return false;
+}
+
+void stream::resolve_types() {
+  if (!settings_.resolve_types) throw protocol_error("type names are needed and nothing can look them up");
+  awaiting_types_ = true;
+  settings_.resolve_types(
+      decoder_->missing_types(),
+      [this, alive = std::weak_ptr<std::uint64_t>(type_lookups_), asked = *type_lookups_](std::string error) {
+        const auto token = alive.lock();
+        if (!token || *token != asked || !awaiting_types_) return;  // the stream, or its epoch, is gone
+        awaiting_types_ = false;
+        more_buffered_ = true;  // read on at once
+        if (!error.empty()) lose_connection("cannot look up column types: " + error, "");
+      });
+}
+
+void stream::forget_decoding() {
+  decoder_->reset();
+  awaiting_types_ = false;
+  ++*type_lookups_;  // an answer still coming belongs to what was forgotten
 }
 
 bool stream::flush_pending() {
@@ -250,7 +247,7 @@ lsn stream::idle_flush_position() const {
   // server has sent us nothing unprocessed up to its reported WAL end. A transaction
   // still open there commits past that point, so it is still delivered after a restart.
   // One whose chunks are still arriving is not processed either.
-  if (pending_ || assembly_.open || acked_ < delivered_) return acked_;
+  if (pending_ || decoder_->in_transaction() || acked_ < delivered_) return acked_;
   return std::max(acked_, wal_end_);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include "common/stream_name.hpp"
 #include "reader/epoch_clock.hpp"
 #include "proto/stream_end.hpp"
+#include "reader/change_decoder.hpp"
 #include "reader/end_outbox.hpp"
 #include "reader/publisher.hpp"
 #include "reader/replication_source.hpp"
@@ -46,17 +48,21 @@ struct stream_settings {
   std::chrono::microseconds max_gather_delay{2000};
   // With an ack_journal: PostgreSQL is told only positions the journal holds (durable()).
   bool journaled = false;
+  // Looks up type names a decoder is missing (into the type_names it reads) and calls
+  // back with an empty string, or with why it could not; never blocks.
+  using type_answer = std::function<void(std::string error)>;
+  std::function<void(std::vector<type_key>, type_answer)> resolve_types;
 };
 
 // One attached stream: the receivelog.c role for one slot. Reads CopyData from its
-// replication connection (wal2json in chunks: one per change), publishes each
-// transaction's wal2json message whole, or in pieces when it is large, with epoch and sequence,
+// replication connection, has its decoder (the slot's plugin) make each transaction's
+// wal2json message, publishes it whole, or in pieces when it is large, with epoch and sequence,
 // answers keepalives and reports the acknowledged LSN as the flush position. Survives
 // a lost connection by reconnecting with backoff from the acknowledged position.
 class stream {
  public:
-  stream(stream_name name, lsn committed, const stream_settings& settings, message_sink& sink,
-         end_outbox& ends, epoch_clock& epochs);
+  stream(stream_name name, lsn committed, std::unique_ptr<change_decoder> decoder,
+         const stream_settings& settings, message_sink& sink, end_outbox& ends, epoch_clock& epochs);
   ~stream();
 
   // Starts connecting (never blocks): streaming() once PostgreSQL answered
@@ -99,7 +105,7 @@ class stream {
   // would receive the epoch's first frame.
   bool wants_read() const {
     if (starting()) return start_wait_ == replication_source::wait_for::readable;
-    return !pending_ && !gathering_ && !awaiting_audience_;
+    return !pending_ && !gathering_ && !awaiting_audience_ && !awaiting_types_;
   }
   bool awaiting_subscriber() const { return connection_ && awaiting_audience_; }
   bool has_pending() const { return pending_.has_value(); }  // waits for the subscribers
@@ -123,7 +129,9 @@ class stream {
   void read_messages(bool after_wait);
   void start_gathering();
   void handle_xlog_data(const xlog_data& message);
-  void publish_data(proto::frame_kind kind, lsn wal_end);
+  bool publish_pieces();  // false when a piece waits for the subscribers
+  void resolve_types();
+  void forget_decoding();
   bool flush_pending();
   void send_status(bool reply_requested);
   lsn idle_flush_position() const;
@@ -164,15 +172,11 @@ class stream {
   clock::time_point gather_until_{};
   int gather_misses_ = 0;  // waits in a row that brought nothing: each waits twice as long
 
-  // The transaction whose chunks are arriving: what is not yet published of it.
-  struct message_assembly {
-    bool open = false;
-    lsn next;           // its nextlsn, from the first chunk
-    lsn start;          // the first chunk's XLogData start
-    std::string bytes;  // chunks received and not yet published
-    bool split = false; // a piece went out: the rest goes out in pieces too
-  };
-  message_assembly assembly_;
+  std::unique_ptr<change_decoder> decoder_;
+  // Reading waits while the decoder's missing type names are looked up. The flag is
+  // shared with the lookup's callback, which may outlive the stream.
+  bool awaiting_types_ = false;
+  std::shared_ptr<std::uint64_t> type_lookups_ = std::make_shared<std::uint64_t>(0);
 
   struct pending_message {
     proto::frame_header header;

@@ -9,17 +9,6 @@ namespace deltastream::reader {
 
 namespace {
 
-// The pgdeltastream wire shape: wal2json format 1, one message per transaction, with
-// "nextlsn" so that clients know what to acknowledge. In chunks, so that neither the
-// walsender nor libpq nor the reader holds a huge transaction whole; the concatenated
-// chunks are byte for byte the message without them.
-const std::vector<std::pair<std::string, std::string>> wal2json_options = {
-    {"format-version", "1"},
-    {"include-lsn", "on"},
-    {"pretty-print", "off"},
-    {"write-in-chunks", "on"},
-};
-
 // SQLSTATE undefined_object: START_REPLICATION on a slot that does not exist.
 constexpr std::string_view slot_missing_state = "42704";
 // SQLSTATE object_in_use: the slot is active for another walsender.
@@ -48,7 +37,7 @@ void stream::connect() {
   start_wait_.reset();
   start_deadline_ = clock::now() + settings_.start_timeout;
   try {
-    connection_ = settings_.connect(name_.str(), start_from_, wal2json_options);
+    connection_ = settings_.connect(name_.str(), start_from_, decoder_->options());
     advance_start(clock::now(), {});
   } catch (const pg_error& error) {
     lose_connection(error.what(), error.sqlstate());
@@ -87,7 +76,7 @@ void stream::lose_connection(const std::string& reason, const std::string& sqlst
   connection_.reset();
   streaming_ = false;
   pending_.reset();  // never published: the next start, from resume_position(), sends it again
-  assembly_ = {};
+  forget_decoding();
   wants_write_ = false;
   more_buffered_ = false;
   gathering_ = false;

@@ -19,6 +19,10 @@ std::optional<lsn> wal2json_next_lsn(std::string_view payload) {
   return lsn::parse(head.substr(at + 1, end - at - 1));
 }
 
+bool wal2json_is_standalone(std::string_view payload) {
+  return payload.starts_with("{\"change\":[") && payload.ends_with("]}");
+}
+
 bool wal2json_is_empty(std::string_view payload) {
   return payload.ends_with("\"change\":[]}");
 }

@@ -13,6 +13,10 @@ namespace deltastream::reader {
 // so only the head is scanned and the payload is never re-parsed. nullopt when absent.
 std::optional<lsn> wal2json_next_lsn(std::string_view payload);
 
+// True for a message written outside any transaction (a non-transactional logical
+// decoding message): {"change":[...]} whole in one chunk, without "nextlsn".
+bool wal2json_is_standalone(std::string_view payload);
+
 // True for a transaction without row changes: {...,"change":[]} (pretty-print off).
 bool wal2json_is_empty(std::string_view payload);
 

@@ -10,6 +10,7 @@
 #include "common/errors.hpp"
 #include "proto/stream_end.hpp"
 #include "reader/stream.hpp"
+#include "reader/wal2json_decoder.hpp"
 
 using namespace deltastream;
 using namespace deltastream::reader;
@@ -126,8 +127,9 @@ struct harness {
       log.starts.push_back(start);
       return std::make_unique<fake_source>(log, incoming);
     };
-    subject = std::make_unique<stream>(*stream_name::parse("delta_unit"), committed, settings, sink,
-                                       ends, epochs);
+    subject = std::make_unique<stream>(*stream_name::parse("delta_unit"), committed,
+                                       std::make_unique<wal2json_decoder>(part_bytes), settings, sink, ends,
+                                       epochs);
   }
   void feed(const std::vector<std::vector<std::uint8_t>>& messages) {
     incoming.insert(incoming.end(), messages.begin(), messages.end());
