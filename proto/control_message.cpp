@@ -133,6 +133,12 @@ decoded_request decode_control_request(std::string_view json) {
         return result;
       }
       request.marker = std::string(text);
+    } else if (key == "plugin") {
+      if (field.value.get_string().get(text) || (text != "wal2json" && text != "pgoutput")) {
+        result.error = "\"plugin\" must be \"wal2json\" or \"pgoutput\"";
+        return result;
+      }
+      request.plugin = std::string(text);
     } else if (key == "takeover") {
       bool takeover = false;
       if (field.value.get_bool().get(takeover)) {
@@ -178,6 +184,7 @@ std::string encode_control_request(const control_request& request) {
   if (!request.consumer.empty()) out.add("consumer", request.consumer);
   if (request.takeover) out.add("takeover", true);
   if (!request.marker.empty()) out.add("marker", request.marker);
+  if (!request.plugin.empty()) out.add("plugin", request.plugin);
   return out.str();
 }
 

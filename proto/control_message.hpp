@@ -54,6 +54,9 @@ struct control_request {
   // `<stream>\0<marker>` (it matches no frame) from the caller's SUB socket, so that the
   // frame cannot be published before that socket would receive it.
   std::string marker;
+  // create: the slot's output plugin, "wal2json" or "pgoutput" (empty: the reader's
+  // --plugin). The slot keeps it: every later attach decodes by it.
+  std::string plugin;
 };
 
 // A decoded request, or the reason it was refused (and the id, if one could be read,

@@ -11,6 +11,7 @@
 #include "common/command_line.hpp"
 #include "common/errors.hpp"
 #include "common/pg_settings.hpp"
+#include "reader/publication_setup.hpp"
 
 namespace deltastream::reader {
 
@@ -21,13 +22,30 @@ reader_options parse_reader_options(int argc, char** argv) {
   int snapshot_hold_seconds = 300;
 
   CLI::App app{
-      "deltastream-reader: streams PostgreSQL logical replication slots (wal2json) to "
+      "deltastream-reader: streams PostgreSQL logical replication slots (wal2json or pgoutput) to "
       "ZeroMQ subscribers."};
   app.set_version_flag("--version", "deltastream-reader 0.1.0");
   app.add_option("--pg", pg,
                  "PostgreSQL connection string (key=value or URI). Default: built from "
                  "PGHOST PGPORT PGUSER PGPASS DBNAME, then libpq's defaults")
       ->envname("DELTASTREAM_PG");
+  app.add_option("--plugin", options.registry.plugin,
+                 "Output plugin of the slots it creates (a create request may name another): "
+                 "wal2json (the extension must be installed) or pgoutput (built into PostgreSQL 10+, "
+                 "decoded by the reader into the same wal2json messages). A slot's own plugin "
+                 "decides how it is read")
+      ->envname("DELTASTREAM_PLUGIN")
+      ->check(CLI::IsMember({"wal2json", "pgoutput"}))
+      ->capture_default_str();
+  app.add_option("--publication", options.registry.publication,
+                 "The publication pgoutput slots read; created with <name>_keyed when missing "
+                 "(see the README: tables without a replica identity stream INSERTs only)")
+      ->envname("DELTASTREAM_PUBLICATION")
+      ->check([](const std::string& name) {
+        return publication_setup::valid_name(name) ? std::string()
+                                                   : std::string("expected [a-z_][a-z0-9_]{0,56}");
+      })
+      ->capture_default_str();
   app.add_option("--control", options.control_endpoint,
                  "ZeroMQ ROUTER endpoint for control requests")
       ->envname("DELTASTREAM_CONTROL")

@@ -4,18 +4,25 @@ namespace deltastream::reader {
 
 namespace {
 
+// Our slots are logical ones of this database with a plugin we decode.
+#define OUR_PLUGINS "plugin IN ('wal2json', 'pgoutput')"
+
 constexpr const char* list_sql =
     "SELECT slot_name, confirmed_flush_lsn::text, "
-    "       COALESCE((pg_current_wal_lsn() - confirmed_flush_lsn)::bigint, 0), active "
+    "       COALESCE((pg_current_wal_lsn() - confirmed_flush_lsn)::bigint, 0), active, plugin "
     "FROM pg_replication_slots "
-    "WHERE database = current_database() AND slot_type = 'logical' AND plugin = 'wal2json' "
+    "WHERE database = current_database() AND slot_type = 'logical' AND " OUR_PLUGINS
     "  AND starts_with(slot_name, 'delta_') ORDER BY slot_name";
+// With the publications a pgoutput stream reads: $2, and $2_keyed when it exists.
 constexpr const char* committed_sql =
-    "SELECT confirmed_flush_lsn::text, pg_current_wal_lsn()::text FROM pg_replication_slots "
-    "WHERE slot_name = $1 AND database = current_database() AND plugin = 'wal2json'";
+    "SELECT confirmed_flush_lsn::text, pg_current_wal_lsn()::text, plugin, "
+    "       ARRAY(SELECT pubname::text FROM pg_publication WHERE pubname IN ($2, $2 || '_keyed') "
+    "             ORDER BY pubname) "
+    "FROM pg_replication_slots "
+    "WHERE slot_name = $1 AND database = current_database() AND " OUR_PLUGINS;
 constexpr const char* drop_sql =
     "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-    "WHERE slot_name = $1 AND database = current_database() AND plugin = 'wal2json'";
+    "WHERE slot_name = $1 AND database = current_database() AND " OUR_PLUGINS;
 
 // Runs `sql` and hands its rows to `read`, which makes the value; or passes the error on.
 template <class T, class Read>
@@ -33,6 +40,20 @@ void ask(sql_queue& sql, std::string what, const char* text, std::vector<std::st
           });
 }
 
+// A text[] of plain identifiers as PostgreSQL writes it: {a,b}.
+std::vector<std::string> parse_text_array(std::string_view text) {
+  std::vector<std::string> items;
+  if (text.size() < 2) return items;
+  text = text.substr(1, text.size() - 2);
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    items.emplace_back(text.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return items;
+}
+
 }  // namespace
 
 void slot_catalog::list(answer_to<std::vector<slot>> done) {
@@ -41,21 +62,23 @@ void slot_catalog::list(answer_to<std::vector<slot>> done) {
     for (int row = 0; row < PQntuples(rows); ++row) {
       slots.push_back({PQgetvalue(rows, row, 0), PQgetvalue(rows, row, 1),
                        std::stoll(PQgetvalue(rows, row, 2)),
-                       std::string_view(PQgetvalue(rows, row, 3)) == "t"});
+                       std::string_view(PQgetvalue(rows, row, 3)) == "t", PQgetvalue(rows, row, 4)});
     }
     return slots;
   });
 }
 
-void slot_catalog::committed_position(const stream_name& name, answer_to<std::optional<position>> done) {
-  ask<std::optional<position>>(sql_, "slot position", committed_sql, {name.str()}, std::move(done),
+void slot_catalog::committed_position(const stream_name& name, const std::string& publication,
+                                      answer_to<std::optional<position>> done) {
+  ask<std::optional<position>>(sql_, "slot position", committed_sql, {name.str(), publication}, std::move(done),
                                [](const PGresult* rows) -> std::optional<position> {
                                  if (PQntuples(rows) == 0) return std::nullopt;
                                  const auto read = [&](int column) {
                                    if (PQgetisnull(rows, 0, column)) return lsn{};
                                    return lsn::parse(PQgetvalue(rows, 0, column)).value_or(lsn{});
                                  };
-                                 return position{read(0), read(1)};
+                                 return position{read(0), read(1), PQgetvalue(rows, 0, 2),
+                                                 parse_text_array(PQgetvalue(rows, 0, 3))};
                                });
 }
 

@@ -13,7 +13,7 @@
 
 namespace deltastream::reader {
 
-// What the reader asks PostgreSQL's catalog about our slots (logical, wal2json, in this
+// What the reader asks PostgreSQL's catalog about our slots (logical, wal2json or pgoutput, in this
 // database, named delta_*), always with parameters, on its one SQL connection (a
 // sql_queue): each question is answered later, through its callback, from the loop.
 class slot_catalog {
@@ -34,14 +34,19 @@ class slot_catalog {
     std::string confirmed_flush_lsn;
     std::int64_t lag_bytes = 0;  // pg_current_wal_lsn() - confirmed_flush_lsn
     bool active = false;
+    std::string plugin;
   };
   void list(answer_to<std::vector<slot>> done);
   struct position {
     lsn confirmed_flush;  // the slot's confirmed_flush_lsn
     lsn current_wal;      // pg_current_wal_lsn(): no acknowledged position can be past it
+    std::string plugin;   // the slot's output plugin: which decoder streams it
+    // Of `publication` and `publication`_keyed, those that exist (what pgoutput reads).
+    std::vector<std::string> publications;
   };
   // nullopt when there is no such slot of ours.
-  void committed_position(const stream_name& name, answer_to<std::optional<position>> done);
+  void committed_position(const stream_name& name, const std::string& publication,
+                          answer_to<std::optional<position>> done);
   // False when there is no such slot of ours. An active slot is an error (SQLSTATE 55006).
   void drop(const std::string& name, answer_to<bool> done);
   // SELECT 1: whether PostgreSQL answers.

@@ -18,11 +18,12 @@ slot_creations::slot_creations(std::string conninfo, std::chrono::seconds hold,
                                std::chrono::milliseconds answer_timeout)
     : conninfo_(std::move(conninfo)), hold_(hold), answer_timeout_(answer_timeout) {}
 
-void slot_creations::create(const stream_name& name, std::string id, std::uint64_t ticket) {
+void slot_creations::create(const stream_name& name, const std::string& plugin, std::string id,
+                            std::uint64_t ticket) {
   auto connection = std::make_unique<replication_connection>(conninfo_);
-  connection->create_slot(name.str(), "wal2json");
+  connection->create_slot(name.str(), plugin);
   const auto wait = std::get<replication_source::wait_for>(connection->poll_create_slot());
-  creating_.push_back({ticket, std::move(id), name.str(), std::move(connection), wait,
+  creating_.push_back({ticket, std::move(id), name.str(), plugin, std::move(connection), wait,
                        clock::now() + answer_timeout_});
 }
 
@@ -47,8 +48,9 @@ void slot_creations::step(clock::time_point now, const zmq_pollitem_t* results,
                        .add("slot", created->slot)
                        .add("snapshot", created->snapshot)
                        .add("consistent_point", created->consistent_point.to_string())
+                       .add("plugin", pending.plugin)
                        .str();
-          module_logger("control")->info("created {} at {} (snapshot {})", created->slot,
+          module_logger("control")->info("created {} ({}) at {} (snapshot {})", created->slot, pending.plugin,
                                          created->consistent_point.to_string(), created->snapshot);
           snapshots_[pending.name] = {std::move(pending.connection), now + hold_};
         } else {

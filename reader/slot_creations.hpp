@@ -27,8 +27,9 @@ class slot_creations {
 
   slot_creations(std::string conninfo, std::chrono::seconds hold, std::chrono::milliseconds answer_timeout);
 
-  // Starts creating the slot; the reply (to `id`, by `ticket`) comes from step().
-  void create(const stream_name& name, std::string id, std::uint64_t ticket);
+  // Starts creating the slot with output plugin `plugin`; the reply (to `id`, by
+  // `ticket`) comes from step().
+  void create(const stream_name& name, const std::string& plugin, std::string id, std::uint64_t ticket);
 
   // Appends the sockets to poll; step() reads their results in the same order and
   // replies to the creations that finished (or failed, or timed out).
@@ -51,6 +52,7 @@ class slot_creations {
     std::uint64_t ticket;
     std::string id;
     std::string name;
+    std::string plugin;
     std::unique_ptr<replication_connection> connection;
     replication_source::wait_for wait;
     clock::time_point deadline;

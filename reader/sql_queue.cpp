@@ -58,7 +58,11 @@ void sql_queue::drive(clock::time_point now) {
     }
     sql_answer answer;
     try {
-      answer.rows = pg_check(conn_.get(), first_.release(), PGRES_TUPLES_OK, queue_.front().what);
+      PGresult* result = first_.release();
+      // A command (DO) answers without rows; anything else must be a query's rows.
+      const auto expected = result && PQresultStatus(result) == PGRES_COMMAND_OK ? PGRES_COMMAND_OK
+                                                                                : PGRES_TUPLES_OK;
+      answer.rows = pg_check(conn_.get(), result, expected, queue_.front().what);
     } catch (const pg_error& error) {  // the query's own error: the connection is fine
       answer.error = error;
     }

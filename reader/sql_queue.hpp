@@ -34,7 +34,8 @@ class sql_queue {
 
   sql_queue(std::string conninfo, std::chrono::milliseconds answer_timeout);
 
-  // `what` names the query in errors. Only queries that return rows (SELECT).
+  // `what` names the query in errors. A query (SELECT), or a command (DO) that is
+  // idempotent: either may be sent again on a new connection.
   void run(std::string what, std::string sql, std::vector<std::string> params, callback done);
   bool idle() const { return queue_.empty(); }
 

@@ -44,7 +44,7 @@ std::optional<std::string> stream_registry::begin_attach(const proto::control_re
   // The slot is checked and streaming started before the lease is granted: an attach
   // that fails locks nobody out.
   const auto name = *stream_name::parse(request.stream);
-  catalog_.committed_position(name, [this, request, ticket](auto slot) {
+  catalog_.committed_position(name, settings_.publication, [this, request, ticket](auto slot) {
     if (auto reply = start_attach(request, ticket, std::move(slot))) answer_attach(ticket, request, std::move(*reply));
   });
   return std::nullopt;  // answered once PostgreSQL has
@@ -91,7 +91,13 @@ std::optional<std::string> stream_registry::start_attach(const proto::control_re
       journal_->forget(request.stream);
     }
   }
-  auto attached = std::make_shared<stream>(name, committed, stream_settings_, sink_, ends_, epochs_);
+  if (slot.value->plugin == "pgoutput" && slot.value->publications.empty()) {
+    return error_reply(request.id, refusal_code::postgres,
+                       "publication \"" + settings_.publication + "\" does not exist: create a stream with "
+                       "\"plugin\": \"pgoutput\" to have it created, or create it yourself");
+  }
+  auto attached = std::make_shared<stream>(name, committed, make_decoder(*slot.value), stream_settings_, sink_,
+                                           ends_, epochs_);
   attached->start(request.marker);  // never blocks: the reply waits for PostgreSQL's answer
   attaches_.push_back({ticket, request, attached, ended_epoch, true});
   streams_[request.stream] = std::move(attached);

@@ -35,10 +35,15 @@ stream_registry::stream_registry(const registry_settings& settings, message_sink
       sink_(sink),
       reply_later_(std::move(reply_later)),
       catalog_(settings.conninfo, stream_settings_.start_timeout),
+      publications_(catalog_.queries(), settings.publication),
       drops_(catalog_, reply_later_),
       creations_(settings.conninfo, settings.snapshot_hold, stream_settings_.start_timeout),
       journal_(settings.ack_journal.empty() ? nullptr : std::make_unique<ack_journal>(settings.ack_journal)),
-      watch_(settings.watch) {}
+      watch_(settings.watch) {
+  stream_settings_.resolve_types = [this](std::vector<type_key> keys, stream_settings::type_answer answer) {
+    resolve_types(std::move(keys), std::move(answer));
+  };
+}
 
 stream_registry::~stream_registry() = default;
 
@@ -61,12 +66,7 @@ std::optional<std::string> stream_registry::handle(const proto::control_request&
 std::optional<std::string> stream_registry::dispatch(const proto::control_request& request,
                                                      std::uint64_t ticket) {
   switch (request.op) {
-    case proto::control_op::create: {
-      const auto name = request.stream.empty() ? stream_name::generate() : *stream_name::parse(request.stream);
-      if (journal_) journal_->forget(name.str());  // a new slot: nothing of it is acknowledged
-      creations_.create(name, request.id, ticket);
-      return std::nullopt;  // answered from step(), once PostgreSQL has
-    }
+    case proto::control_op::create: return create(request, ticket);
     case proto::control_op::drop: return drop(request, ticket);
     case proto::control_op::list: return list(request, ticket);
     case proto::control_op::attach: return attach(request, ticket);
@@ -78,6 +78,27 @@ std::optional<std::string> stream_registry::dispatch(const proto::control_reques
     case proto::control_op::unhold: return unhold(request);
   }
   return error_reply(request.id, refusal_code::bad_request, "unhandled op");
+}
+
+std::optional<std::string> stream_registry::create(const proto::control_request& request,
+                                                   std::uint64_t ticket) {
+  const auto name = request.stream.empty() ? stream_name::generate() : *stream_name::parse(request.stream);
+  if (journal_) journal_->forget(name.str());  // a new slot: nothing of it is acknowledged
+  const auto plugin = request.plugin.empty() ? settings_.plugin : request.plugin;
+  if (plugin != "pgoutput") {
+    creations_.create(name, plugin, request.id, ticket);
+    return std::nullopt;  // answered from step(), once PostgreSQL has
+  }
+  // The publication first: a slot that could not be streamed is never created.
+  publications_.prepare([this, name, id = request.id, ticket](std::optional<pg_error> error) {
+    try {
+      if (error) throw *error;
+      creations_.create(name, "pgoutput", id, ticket);
+    } catch (const pg_error& refused) {
+      reply_later_(ticket, postgres_refusal(id, "create " + name.str(), refused));
+    }
+  });
+  return std::nullopt;
 }
 
 std::optional<std::string> stream_registry::drop(const proto::control_request& request,
@@ -116,6 +137,7 @@ std::string stream_registry::describe(const std::string& id, const std::vector<s
         .add("confirmed_flush_lsn", slot.confirmed_flush_lsn)
         .add("lag_bytes", slot.lag_bytes)
         .add("active", slot.active)
+        .add("plugin", slot.plugin)
         .add("lag_warning", watch_.lagging(slot.name));
     const auto attached = streams_.find(slot.name);
     item.add("attached", attached != streams_.end());

@@ -15,6 +15,7 @@
 #include "proto/control_message.hpp"
 #include "reader/ack_journal.hpp"
 #include "reader/consumer_leases.hpp"
+#include "reader/publication_setup.hpp"
 #include "reader/slot_catalog.hpp"
 #include "reader/slot_creations.hpp"
 #include "reader/slot_drops.hpp"
@@ -31,6 +32,8 @@ struct registry_settings {
   std::string instance;  // random per process: lets peers notice a restarted reader
   slot_watch_settings watch;
   std::chrono::seconds watch_interval{5};
+  std::string plugin = "wal2json";        // of slots created without "plugin"
+  std::string publication = "deltastream";  // what pgoutput slots read (publication_setup)
 };
 
 // The reader's streams: carries out control requests (create, drop, list, attach,
@@ -59,6 +62,7 @@ class stream_registry {
 
  private:
   std::optional<std::string> dispatch(const proto::control_request& request, std::uint64_t ticket);
+  std::optional<std::string> create(const proto::control_request& request, std::uint64_t ticket);
   std::optional<std::string> drop(const proto::control_request& request, std::uint64_t ticket);
   std::optional<std::string> list(const proto::control_request& request, std::uint64_t ticket);
   std::string describe(const std::string& id, const std::vector<slot_catalog::slot>& slots) const;
@@ -77,6 +81,8 @@ class stream_registry {
   std::string grant_attach(const proto::control_request& request, const stream& current,
                            std::optional<std::uint64_t> ended_epoch);
   void finish_attaches();
+  std::unique_ptr<change_decoder> make_decoder(const slot_catalog::position& slot);
+  void resolve_types(std::vector<type_key> keys, stream_settings::type_answer answer);
   std::string detach(const proto::control_request& request);
   std::string ack(const proto::control_request& request);
   std::string release(const proto::control_request& request);
@@ -97,6 +103,8 @@ class stream_registry {
   epoch_clock epochs_;
   end_outbox ends_;
   slot_catalog catalog_;
+  publication_setup publications_;
+  type_names types_;  // every pgoutput stream's column types, asked once each
   slot_drops drops_;
   slot_creations creations_;
   std::map<std::string, std::shared_ptr<stream>> streams_;
