@@ -16,7 +16,7 @@ constexpr const char* list_sql =
 // With the publications a pgoutput stream reads: $2, and $2_keyed when it exists.
 constexpr const char* committed_sql =
     "SELECT confirmed_flush_lsn::text, pg_current_wal_lsn()::text, plugin, "
-    "       ARRAY(SELECT pubname::text FROM pg_publication WHERE pubname IN ($2, $2 || '_keyed') "
+    "       ARRAY(SELECT pubname::text FROM pg_publication WHERE pubname::text IN ($2::text, $2::text || '_keyed') "
     "             ORDER BY pubname) "
     "FROM pg_replication_slots "
     "WHERE slot_name = $1 AND database = current_database() AND " OUR_PLUGINS;
