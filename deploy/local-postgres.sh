@@ -5,7 +5,9 @@
 # (PostgreSQL refuses to run as root).
 set -euo pipefail
 dir=$1 action=$2
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+# LOCAL_PG_BIN: another PostgreSQL's bin directory (tests/run-without-wal2json.sh uses one
+# without the wal2json package).
+bin=${LOCAL_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
 as_owner=()
 if [ "$(id -u)" -eq 0 ]; then as_owner=(runuser -u postgres --); fi
 

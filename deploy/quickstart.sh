@@ -56,12 +56,14 @@ check_own_server() {
          "ALTER ROLE \"$(ask 'SELECT current_user')\" REPLICATION;" >&2
     problems=1
   fi
-  if [ "$problems" = 0 ]; then
+  # pgoutput is built into PostgreSQL; wal2json is a package the server must have.
+  if [ "$problems" = 0 ] && [ "${DELTASTREAM_PLUGIN:-wal2json}" = wal2json ]; then
     local created
     created=$(ask "SELECT 'ok' FROM pg_create_logical_replication_slot('deltastream_quickstart_check', 'wal2json', true)")
     if [ "$created" != ok ]; then
       echo "PostgreSQL cannot load wal2json ($(echo "$created" | head -1)). On its machine:" >&2
       echo "  sudo apt-get install postgresql-$(ask 'SHOW server_version_num' | cut -c1-2)-wal2json" >&2
+      echo "or run the reader with DELTASTREAM_PLUGIN=pgoutput (no extension needed)." >&2
       problems=1
     fi
   fi

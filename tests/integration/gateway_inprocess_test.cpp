@@ -50,6 +50,8 @@ struct running_pair {
     reader_options.control_endpoint = "tcp://127.0.0.1:*";
     reader_options.publish_endpoint = "tcp://127.0.0.1:*";
     reader_options.registry.conninfo = test_dsn();
+    // As the reader reads it (tests/run-without-wal2json.sh sets pgoutput).
+    if (const char* plugin = std::getenv("DELTASTREAM_PLUGIN")) reader_options.registry.plugin = plugin;
     reader = std::make_unique<reader::reader_service>(zmq, reader_options);
     reader_thread = std::thread([this] { reader->run(reader_stop); });
     gateway_options.conninfo = test_dsn();

@@ -55,7 +55,7 @@ class ControlProtocolTest(ReaderCase):
         self.streams.append(name)
         self.assertEqual((created["stream"], created["slot"]), (name, name))
         self.assertEqual(sql("SELECT plugin FROM pg_replication_slots WHERE slot_name = %s", (name,)),
-                         [("wal2json",)])
+                         [(os.environ.get("DELTASTREAM_PLUGIN", "wal2json"),)])
         again = self.control.request("create", stream=name)
         self.assertFalse(again["ok"], again)
 

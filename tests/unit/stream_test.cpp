@@ -10,6 +10,7 @@
 #include "common/errors.hpp"
 #include "proto/stream_end.hpp"
 #include "reader/stream.hpp"
+#include "reader/pgoutput_decoder.hpp"
 #include "reader/wal2json_decoder.hpp"
 
 using namespace deltastream;
@@ -120,7 +121,8 @@ struct recording_sink final : message_sink {
 
 // A stream wired to the fakes, attached at `committed`.
 struct harness {
-  explicit harness(lsn committed = lsn(0x100), std::size_t part_bytes = 256 << 10, bool journaled = false) {
+  explicit harness(lsn committed = lsn(0x100), std::size_t part_bytes = 256 << 10, bool journaled = false,
+                   std::unique_ptr<change_decoder> decoder = nullptr) {
     settings.message_part_bytes = part_bytes;
     settings.journaled = journaled;
     settings.connect = [this](const std::string&, lsn start, const replication_options&) {
@@ -128,8 +130,8 @@ struct harness {
       return std::make_unique<fake_source>(log, incoming);
     };
     subject = std::make_unique<stream>(*stream_name::parse("delta_unit"), committed,
-                                       std::make_unique<wal2json_decoder>(part_bytes), settings, sink, ends,
-                                       epochs);
+                                       decoder ? std::move(decoder) : std::make_unique<wal2json_decoder>(part_bytes),
+                                       settings, sink, ends, epochs);
   }
   void feed(const std::vector<std::vector<std::uint8_t>>& messages) {
     incoming.insert(incoming.end(), messages.begin(), messages.end());
@@ -327,4 +329,85 @@ TEST_CASE("a new epoch never confirms past its start what it has not delivered a
   h.feed({keepalive_at(0x5100)});
   h.turn();
   CHECK(h.log.statuses.back().flushed == lsn(0x5100));  // now all delivered is acknowledged
+}
+
+namespace {
+
+// pgoutput (protocol 1) for one insert into public.t (id integer): Begin, Relation,
+// Insert, Commit with end LSN `next`.
+std::vector<std::vector<std::uint8_t>> pgoutput_insert(std::uint64_t start, std::uint64_t next) {
+  const auto u32 = [](std::string& out, std::uint32_t value) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
+  };
+  const auto u64 = [&](std::string& out, std::uint64_t value) {
+    u32(out, static_cast<std::uint32_t>(value >> 32));
+    u32(out, static_cast<std::uint32_t>(value));
+  };
+  std::string begin = "B";
+  u64(begin, next - 8);
+  u64(begin, 0);
+  u32(begin, 745);
+  std::string relation = "R";
+  u32(relation, 1);
+  relation += std::string("public\0t\0d", 10);
+  relation += std::string("\0\1\1id\0", 6);
+  u32(relation, 23);
+  u32(relation, 0xFFFFFFFF);
+  std::string insert = "I";
+  u32(insert, 1);
+  insert += std::string("N\0\1t", 4);
+  u32(insert, 1);
+  insert += "7";
+  std::string commit("C\0", 2);
+  u64(commit, next - 8);
+  u64(commit, next);
+  u64(commit, 0);
+  return {xlog(start, start, begin), xlog(start, start, relation), xlog(start + 1, start + 1, insert),
+          xlog(start + 2, next, commit)};
+}
+
+}  // namespace
+
+TEST_CASE("pgoutput: reading waits while a relation's type names are looked up, then nothing is missing") {
+  type_names names;
+  harness h(lsn(0x100), 256 << 10, false, std::make_unique<pgoutput_decoder>(std::vector<std::string>{"p"}, names, 1024));
+  std::vector<type_key> asked;
+  stream_settings::type_answer answer;
+  h.settings.resolve_types = [&](std::vector<type_key> keys, stream_settings::type_answer done) {
+    asked = std::move(keys);
+    answer = std::move(done);
+  };
+  h.subject->start();
+  h.feed(pgoutput_insert(0x200, 0x2A0));
+  h.turn();
+  CHECK(asked == std::vector<type_key>{{23, -1}});
+  CHECK_FALSE(h.subject->wants_read());
+  h.turn();
+  CHECK(h.sink.of_kind(frame_kind::data).empty());
+  CHECK(h.incoming.size() == 2);  // the insert and the commit wait in the connection
+  names.insert({23, -1}, "integer");
+  answer("");
+  h.turn();
+  const auto data = h.sink.of_kind(frame_kind::data);
+  REQUIRE(data.size() == 1);
+  CHECK(data[0].payload ==
+        R"({"nextlsn":"0/2A0","change":[{"kind":"insert","schema":"public","table":"t","columnnames":["id"],)"
+        R"("columntypes":["integer"],"columnvalues":[7]}]})");
+  CHECK(data[0].header.position == lsn(0x2A0));
+}
+
+TEST_CASE("pgoutput: a failed type lookup loses the connection, to resume from what was acknowledged") {
+  type_names names;
+  harness h(lsn(0x100), 256 << 10, false, std::make_unique<pgoutput_decoder>(std::vector<std::string>{"p"}, names, 1024));
+  stream_settings::type_answer answer;
+  h.settings.resolve_types = [&](std::vector<type_key>, stream_settings::type_answer done) { answer = std::move(done); };
+  h.subject->start();
+  h.feed(pgoutput_insert(0x200, 0x2A0));
+  h.turn();
+  REQUIRE(answer);
+  answer("the SQL connection is down");
+  CHECK_FALSE(h.subject->connected());
+  CHECK(h.subject->reconnects() == 1);
+  CHECK(h.sink.of_kind(frame_kind::data).empty());
+  CHECK(h.subject->resume_position() == lsn(0x100));
 }
