@@ -14,18 +14,17 @@ struct type_key {
   auto operator<=>(const type_key&) const = default;
 };
 
-// format_type(oid, typmod) as PostgreSQL answered it, for every stream of the reader:
-// asked once per (oid, typmod), never per row.
+// format_type(oid, typmod) for every stream of the reader: the common built-in types
+// named here (builtin_type_names), every other one as PostgreSQL answered it, asked once
+// per (oid, typmod), never per row.
 class type_names {
  public:
-  const std::string* find(type_key key) const {
-    const auto found = names_.find(key);
-    return found == names_.end() ? nullptr : &found->second;
-  }
+  // nullptr when PostgreSQL must be asked.
+  const std::string* find(type_key key) const;
   void insert(type_key key, std::string name) { names_.insert_or_assign(key, std::move(name)); }
 
  private:
-  std::map<type_key, std::string> names_;
+  mutable std::map<type_key, std::string> names_;  // built-in ones added as they are first used
 };
 
 }  // namespace deltastream::reader

@@ -3,6 +3,7 @@
 // for byte, the wal2json messages wal2json 2.5 wrote for the same transactions.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "common/errors.hpp"
+#include "reader/builtin_type_names.hpp"
 #include "reader/pgoutput_decoder.hpp"
 
 using namespace deltastream;
@@ -119,7 +121,10 @@ TEST_CASE("pgoutput decodes into wal2json's bytes for every recorded transaction
   decoding run(256 << 10);
   run.feed_all();
   check_against_wal2json(run.messages);
-  CHECK(run.lookups == static_cast<int>(run.types.size()));  // each type asked once
+  // Each type not built in asked once (the built-in ones are named without asking).
+  const auto user_types = std::count_if(run.types.begin(), run.types.end(),
+                                        [](const auto& entry) { return entry.first.oid >= 16384; });
+  CHECK(run.lookups == user_types);
   CHECK_FALSE(run.decoder.in_transaction());
 }
 
@@ -165,6 +170,21 @@ TEST_CASE("pgoutput messages cut short or unknown are protocol errors, never a c
   // A change before its relation was described.
   decoder.feed(xlog_data{lsn(1), lsn(1), 0, std::string("B\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\0\0\0\0\7", 21)});
   CHECK_THROWS_AS(decoder.feed(xlog_data{lsn(1), lsn(1), 0, std::string("I\0\0\0\1N\0\0", 8)}), protocol_error);
+}
+
+TEST_CASE("built-in type names are format_type's, for every built-in type PostgreSQL named in the recording") {
+  int checked = 0;
+  for (const auto& [key, name] : recorded_types()) {
+    if (key.oid >= 16384) continue;
+    INFO("type " << key.oid << " typmod " << key.typmod);
+    CHECK(builtin_type_name(key).value_or("(none)") == name);
+    ++checked;
+  }
+  CHECK(checked >= 20);
+  CHECK(builtin_type_name({1186, 0x7fff0006}) == std::nullopt);  // interval fields: PostgreSQL says
+  CHECK(builtin_type_name({1560, -1}) == std::nullopt);           // bit: not in the table
+  CHECK(builtin_type_name({1015, 34}) == "character varying(30)[]");
+  CHECK(builtin_type_name({1231, 655366}) == "numeric(10,2)[]");
 }
 
 TEST_CASE("pgoutput start options name the publications and ask for messages") {

@@ -333,7 +333,7 @@ TEST_CASE("a new epoch never confirms past its start what it has not delivered a
 
 namespace {
 
-// pgoutput (protocol 1) for one insert into public.t (id integer): Begin, Relation,
+// pgoutput (protocol 1) for one insert into public.t (id of type 16500, an enum): Begin, Relation,
 // Insert, Commit with end LSN `next`.
 std::vector<std::vector<std::uint8_t>> pgoutput_insert(std::uint64_t start, std::uint64_t next) {
   const auto u32 = [](std::string& out, std::uint32_t value) {
@@ -351,7 +351,7 @@ std::vector<std::vector<std::uint8_t>> pgoutput_insert(std::uint64_t start, std:
   u32(relation, 1);
   relation += std::string("public\0t\0d", 10);
   relation += std::string("\0\1\1id\0", 6);
-  u32(relation, 23);
+  u32(relation, 16500);  // a type of the database's own: its name is asked for
   u32(relation, 0xFFFFFFFF);
   std::string insert = "I";
   u32(insert, 1);
@@ -380,19 +380,19 @@ TEST_CASE("pgoutput: reading waits while a relation's type names are looked up, 
   h.subject->start();
   h.feed(pgoutput_insert(0x200, 0x2A0));
   h.turn();
-  CHECK(asked == std::vector<type_key>{{23, -1}});
+  CHECK(asked == std::vector<type_key>{{16500, -1}});
   CHECK_FALSE(h.subject->wants_read());
   h.turn();
   CHECK(h.sink.of_kind(frame_kind::data).empty());
   CHECK(h.incoming.size() == 2);  // the insert and the commit wait in the connection
-  names.insert({23, -1}, "integer");
+  names.insert({16500, -1}, "mood");
   answer("");
   h.turn();
   const auto data = h.sink.of_kind(frame_kind::data);
   REQUIRE(data.size() == 1);
   CHECK(data[0].payload ==
         R"({"nextlsn":"0/2A0","change":[{"kind":"insert","schema":"public","table":"t","columnnames":["id"],)"
-        R"("columntypes":["integer"],"columnvalues":[7]}]})");
+        R"("columntypes":["mood"],"columnvalues":["7"]}]})");
   CHECK(data[0].header.position == lsn(0x2A0));
 }
 
