@@ -168,36 +168,6 @@ void websocket_session<Stream>::on_accept(beast::error_code error) {
 }
 
 template <class Stream>
-void websocket_session<Stream>::renew_lease() {
-  std::weak_ptr<websocket_session> weak = this->shared_from_this();
-  lease_timer_.expires_after(lease_renewal_interval);
-  lease_timer_.async_wait([weak](beast::error_code error) {
-    auto self = weak.lock();
-    if (error || !self || self->ended_) return;
-    proto::control_request hold;
-    hold.op = proto::control_op::hold;
-    hold.stream = self->stream_;
-    hold.consumer = self->attach_.consumer;
-    self->context_.link.call(hold, [weak](const proto::control_reply& reply) {
-      auto self = weak.lock();
-      if (!self || self->ended_) return;
-      // Only a holder that lost its lease stops; a reader that cannot be reached is the
-      // liveness check's business.
-      if (!reply.ok && reply.code == proto::refusal_code::taken_over) {
-        return self->end(close_code::policy, "taken over by a consumer on another gateway");
-      }
-      // Within a second of a reader restart, not after the silence limit.
-      if (!reply.ok && reply.code == proto::refusal_code::not_attached) {
-        return self->end(close_code::restarting,
-                         "the reader no longer streams this slot (it restarted, or the stream was detached)" +
-                             std::string(resume_hint));
-      }
-      self->renew_lease();
-    });
-  });
-}
-
-template <class Stream>
 void websocket_session<Stream>::read_next() {
   ws_.async_read_some(read_buffer_, read_piece_bytes,
                       beast::bind_front_handler(&websocket_session::on_read, this->shared_from_this()));
@@ -283,11 +253,13 @@ void websocket_session<Stream>::deliver(std::shared_ptr<const std::string> piece
 template <class Stream>
 void websocket_session<Stream>::enqueue(std::shared_ptr<const std::string> piece, bool last_piece) {
   // The bound is on what waits behind the frame being written: one huge message may be
-  // in flight, and the next message is not a reason to give up on the client.
+  // in flight, and the next message is not a reason to give up on the client. A consumer
+  // whose stream is paused (pace()) only receives what the reader had sent before it
+  // heard, at most its --max-queued-bytes: the stall limit, not this bound, ends it.
   const auto limit = context_.settings.max_queue_bytes;
   const std::size_t in_flight = writing_ && !queue_.empty() ? queue_.front().bytes->size() : 0;
   const std::size_t waiting = queued_bytes_ - in_flight;
-  if (waiting > 0 && waiting + piece->size() > limit) {
+  if (waiting > 0 && waiting + piece->size() > limit && !paused_) {
     end(close_code::policy, "client too slow: over " + std::to_string(limit >> 10) +
                                 " KiB waiting; reconnect to resume after your last ACK");
     return;
@@ -295,6 +267,7 @@ void websocket_session<Stream>::enqueue(std::shared_ptr<const std::string> piece
   queued_bytes_ += piece->size();
   enqueued_open_message_ = !last_piece;
   queue_.push_back({std::move(piece), last_piece});
+  pace();
   if (accepted_ && !writing_) write_next();
 }
 
@@ -336,6 +309,8 @@ void websocket_session<Stream>::on_write(beast::error_code error, std::size_t) {
   }
   queued_bytes_ -= queue_.front().bytes->size();
   queue_.pop_front();
+  last_progress_ = std::chrono::steady_clock::now();
+  pace();
   write_next();
 }
 

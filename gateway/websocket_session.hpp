@@ -43,6 +43,9 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   void send_attach();
   void on_attached(const proto::control_reply& reply);
   void renew_lease();
+  // Pauses the consumer's stream at the reader while too much waits for the client
+  // (websocket_lease.cpp), and lets it go on once the client caught up.
+  void pace();
   void reject(beast::http::status status, const std::string& message);
   void on_accept(beast::error_code error);
   void read_next();
@@ -86,6 +89,9 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   };
   std::deque<outgoing> queue_;
   std::size_t queued_bytes_ = 0;
+  bool paused_ = false;  // the consumer's stream is paused at the reader
+  std::chrono::steady_clock::time_point last_progress_{};  // a write completed, or the pause began
+  static constexpr std::chrono::seconds stall_limit{10};
   bool enqueued_open_message_ = false;  // the last piece queued was not a message's last
   bool writing_open_message_ = false;   // the last frame written was not a message's last
   // Error frames that came while a message's pieces were being queued: they follow it.

@@ -139,6 +139,13 @@ decoded_request decode_control_request(std::string_view json) {
         return result;
       }
       request.plugin = std::string(text);
+    } else if (key == "pause") {
+      bool pause = false;
+      if (field.value.get_bool().get(pause)) {
+        result.error = "\"pause\" must be a boolean";
+        return result;
+      }
+      request.pause = pause;
     } else if (key == "takeover") {
       bool takeover = false;
       if (field.value.get_bool().get(takeover)) {
@@ -185,6 +192,7 @@ std::string encode_control_request(const control_request& request) {
   if (request.takeover) out.add("takeover", true);
   if (!request.marker.empty()) out.add("marker", request.marker);
   if (!request.plugin.empty()) out.add("plugin", request.plugin);
+  if (request.pause) out.add("pause", true);
   return out.str();
 }
 

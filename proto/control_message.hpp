@@ -57,6 +57,9 @@ struct control_request {
   // create: the slot's output plugin, "wal2json" or "pgoutput" (empty: the reader's
   // --plugin). The slot keeps it: every later attach decodes by it.
   std::string plugin;
+  // hold: the consumer falls behind: the stream publishes nothing more until a hold
+  // without it, or for as long as a lease lasts (a consumer that vanished stops nothing).
+  bool pause = false;
 };
 
 // A decoded request, or the reason it was refused (and the id, if one could be read,

@@ -8,6 +8,12 @@
 
 namespace deltastream::reader {
 
+namespace {
+
+constexpr int pieces_per_turn = 4;
+
+}  // namespace
+
 stream::stream(stream_name name, lsn committed, std::unique_ptr<change_decoder> decoder,
                const stream_settings& settings, message_sink& sink, end_outbox& ends,
                epoch_clock& epochs)
@@ -39,6 +45,7 @@ void stream::begin_epoch() {
   received_ = start_from_;
   pending_.reset();
   forget_decoding();
+  paused_until_ = {};  // a pause was the previous epoch's consumer's
   gathering_ = false;
   gather_misses_ = 0;
   backoff_.reset();
@@ -105,6 +112,7 @@ void stream::step(clock::time_point now, socket_ready ready) {
 
 void stream::read_messages(bool after_wait) {
   more_buffered_ = false;
+  if (paused()) return;
   if (pending_ && !flush_pending()) return;
   if (!publish_pieces() || awaiting_types_) return;
   bool progressed = false;       // a message was read this turn
@@ -145,9 +153,9 @@ void stream::read_messages(bool after_wait) {
       // processed, so that WAL of other databases does not pile up behind this slot.
       if (alive->reply_requested || confirmable_position() > flushed_) send_status(false);
     } else {
-      handle_xlog_data(std::get<xlog_data>(message));
-      // Subscribers are full: stop reading until they drain; or type names are missing.
-      if (pending_ || awaiting_types_) return;
+      // Subscribers are full, or type names are missing, or this turn's pieces are out:
+      // stop reading until they drain, the names come, or the next turn.
+      if (!handle_xlog_data(std::get<xlog_data>(message))) return;
     }
   }
   more_buffered_ = true;  // the turn's budget ran out; libpq may hold more
@@ -161,19 +169,28 @@ void stream::start_gathering() {
   gather_until_ = clock::now() + std::min<clock::duration>(delay, settings_.max_gather_delay);
 }
 
-void stream::handle_xlog_data(const xlog_data& message) {
+bool stream::handle_xlog_data(const xlog_data& message) {
   received_ = std::max({received_, message.data_start, message.wal_end});
   decoder_->feed(message);
   // Nothing in progress and nothing to publish (a transaction without row changes, a
   // message outside any transaction): once everything before it is acknowledged, the
   // idle flush position may pass it.
   if (!decoder_->in_transaction()) wal_end_ = std::max(wal_end_, message.wal_end);
-  if (!decoder_->missing_types().empty()) return resolve_types();
-  publish_pieces();
+  if (!decoder_->missing_types().empty()) {
+    resolve_types();
+    return false;
+  }
+  return publish_pieces();
 }
 
 bool stream::publish_pieces() {
-  while (!pending_) {
+  // A few pieces a turn: a transaction that pgoutput's decoder spilled is all there at
+  // once, and the loop must come round to control requests (a consumer's pause) between.
+  for (int budget = pieces_per_turn; !pending_; --budget) {
+    if (budget == 0) {
+      more_buffered_ = true;  // come back at once
+      return false;
+    }
     auto piece = decoder_->next_piece();
     if (!piece) return true;
     const auto kind = piece->last ? proto::frame_kind::data : proto::frame_kind::data_part;
@@ -229,6 +246,12 @@ stream::ack_outcome stream::ack(std::uint64_t epoch, lsn position) {
   return ack_outcome::accepted;
 }
 
+void stream::pause_until(clock::time_point until) {
+  const bool resumed = paused() && until <= clock::now();
+  paused_until_ = until;
+  if (resumed) more_buffered_ = true;  // read on at once
+}
+
 void stream::durable(lsn position) {
   if (position <= durable_) return;
   durable_ = position;
@@ -276,6 +299,7 @@ clock::time_point stream::next_deadline() const {
   if (!streaming_) return start_deadline_;
   if (status_due_ || more_buffered_) return clock::now();
   if (gathering_) return gather_until_;
+  if (paused()) return std::min(paused_until_, last_status_ + settings_.status_interval);
   const auto status_at = last_status_ + settings_.status_interval;
   // While a message waits for the subscribers no heartbeat goes out (step()): its
   // deadline would stay in the past and keep the loop from sleeping.

@@ -86,6 +86,10 @@ class stream {
   ack_outcome ack(std::uint64_t epoch, lsn position);
   // The ack_journal holds `position` durably: PostgreSQL may confirm up to it.
   void durable(lsn position);
+  // The consumer is behind: publish nothing more (heartbeats go on) until `until`;
+  // a time point in the past goes on at once.
+  void pause_until(clock::time_point until);
+  bool paused() const { return clock::now() < paused_until_; }
 
   // Ends streaming: a final status update, then a stream_end frame with `code` and `reason`.
   void stop(proto::end_code code, const std::string& reason);
@@ -105,7 +109,7 @@ class stream {
   // would receive the epoch's first frame.
   bool wants_read() const {
     if (starting()) return start_wait_ == replication_source::wait_for::readable;
-    return !pending_ && !gathering_ && !awaiting_audience_ && !awaiting_types_;
+    return !pending_ && !gathering_ && !awaiting_audience_ && !awaiting_types_ && !paused();
   }
   bool awaiting_subscriber() const { return connection_ && awaiting_audience_; }
   bool has_pending() const { return pending_.has_value(); }  // waits for the subscribers
@@ -128,8 +132,9 @@ class stream {
   void begin_epoch();
   void read_messages(bool after_wait);
   void start_gathering();
-  void handle_xlog_data(const xlog_data& message);
-  bool publish_pieces();  // false when a piece waits for the subscribers
+  // Both false while pieces wait: for the subscribers, for type names, or for the next turn.
+  bool handle_xlog_data(const xlog_data& message);
+  bool publish_pieces();
   void resolve_types();
   void forget_decoding();
   bool flush_pending();
@@ -176,6 +181,7 @@ class stream {
   // Reading waits while the decoder's missing type names are looked up. The flag is
   // shared with the lookup's callback, which may outlive the stream.
   bool awaiting_types_ = false;
+  clock::time_point paused_until_{};  // the consumer's pause: reading and publishing wait
   std::shared_ptr<std::uint64_t> type_lookups_ = std::make_shared<std::uint64_t>(0);
 
   struct pending_message {

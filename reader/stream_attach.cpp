@@ -52,7 +52,10 @@ std::optional<std::string> stream_registry::begin_attach(const proto::control_re
 
 std::optional<std::string> stream_registry::join(const proto::control_request& request, std::uint64_t ticket,
                                                  const std::shared_ptr<stream>& current) {
-  if (!current->starting()) return grant_attach(request, *current, std::nullopt);
+  if (!current->starting()) {
+    current->pause_until({});  // the previous consumer's pause is not the new one's
+    return grant_attach(request, *current, std::nullopt);
+  }
   attaches_.push_back({ticket, request, current, std::nullopt, false});
   return std::nullopt;  // it joins once PostgreSQL answered
 }

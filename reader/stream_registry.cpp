@@ -178,14 +178,22 @@ std::string stream_registry::hold(const proto::control_request& request) {
     return error_reply(request.id, refusal_code::not_attached,
                        "stream \"" + request.stream + "\" is not attached (the reader restarted, or it was detached)");
   }
-  if (!leases_.renew(request.stream, request.consumer, clock::now())) {
+  const auto now = clock::now();
+  if (!leases_.renew(request.stream, request.consumer, now)) {
     return error_reply(request.id, refusal_code::taken_over,
                        "stream \"" + request.stream + "\" was taken over by another consumer");
   }
+  // A pause lasts as long as the lease it came with: a consumer that vanished while
+  // paused leaves the stream to the next one.
+  streams_.at(request.stream)->pause_until(request.pause ? now + consumer_leases::lease_duration : clock::time_point{});
   return ok_reply(request.id).add("stream", request.stream).str();
 }
 
 std::string stream_registry::unhold(const proto::control_request& request) {
+  // The consumer left: its pause goes with it (it may have been the holder no longer).
+  if (leases_.holder(request.stream, clock::now()) == request.consumer) {
+    if (const auto found = streams_.find(request.stream); found != streams_.end()) found->second->pause_until({});
+  }
   leases_.release(request.stream, request.consumer);
   return ok_reply(request.id).add("stream", request.stream).str();
 }

