@@ -33,6 +33,23 @@ TEST_CASE("control requests round trip") {
   CHECK(attach.request->restart);
   CHECK(attach.request->consumer == "gw-1-2");
   CHECK(attach.request->takeover);
+
+  request = {};
+  request.op = control_op::hold;
+  request.stream = "delta_y";
+  request.consumer = "gw-1-2";
+  request.pause = true;
+  const auto hold = decode_control_request(encode_control_request(request));
+  REQUIRE(hold.request);
+  CHECK(hold.request->pause);
+
+  request = {};
+  request.op = control_op::create;
+  request.plugin = "pgoutput";
+  const auto create = decode_control_request(encode_control_request(request));
+  REQUIRE(create.request);
+  CHECK(create.request->plugin == "pgoutput");
+  CHECK_FALSE(create.request->pause);
 }
 
 TEST_CASE("every op name parses back") {
@@ -66,6 +83,9 @@ TEST_CASE("bad control requests are refused with a reason and keep the id") {
            {R"({"id":"1","op":"hold","stream":"delta_x"})", "needs \"consumer\""},
            {R"({"id":"1","op":"hold","stream":"delta_x","consumer":""})", "non-empty"},
            {R"({"id":"1","op":"attach","stream":"delta_x","takeover":1})", "boolean"},
+           {R"({"id":"1","op":"hold","stream":"delta_x","consumer":"c","pause":"yes"})", "boolean"},
+           {R"({"id":"1","op":"create","plugin":"test_decoding"})", "\"wal2json\" or \"pgoutput\""},
+           {R"({"id":"1","op":"create","plugin":1})", "\"wal2json\" or \"pgoutput\""},
        }) {
     CAPTURE(json);
     const auto decoded = decode_control_request(json);
