@@ -254,12 +254,12 @@ template <class Stream>
 void websocket_session<Stream>::enqueue(std::shared_ptr<const std::string> piece, bool last_piece) {
   // The bound is on what waits behind the frame being written: one huge message may be
   // in flight, and the next message is not a reason to give up on the client. A consumer
-  // whose stream is paused (pace()) only receives what the reader had sent before it
-  // heard, at most its --max-queued-bytes: the stall limit, not this bound, ends it.
-  const auto limit = context_.settings.max_queue_bytes;
+  // whose stream is paused (pace()) still receives what the reader had queued before it
+  // heard, at most the reader's --max-queued-bytes (64 MiB by default): that much more.
+  const auto limit = context_.settings.max_queue_bytes + (paused_ ? paused_allowance : 0);
   const std::size_t in_flight = writing_ && !queue_.empty() ? queue_.front().bytes->size() : 0;
   const std::size_t waiting = queued_bytes_ - in_flight;
-  if (waiting > 0 && waiting + piece->size() > limit && !paused_) {
+  if (waiting > 0 && waiting + piece->size() > limit) {
     end(close_code::policy, "client too slow: over " + std::to_string(limit >> 10) +
                                 " KiB waiting; reconnect to resume after your last ACK");
     return;

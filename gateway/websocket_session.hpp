@@ -92,6 +92,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   bool paused_ = false;  // the consumer's stream is paused at the reader
   std::chrono::steady_clock::time_point last_progress_{};  // a write completed, or the pause began
   static constexpr std::chrono::seconds stall_limit{10};
+  static constexpr std::size_t paused_allowance = std::size_t{64} << 20;  // the reader's default bound
   bool enqueued_open_message_ = false;  // the last piece queued was not a message's last
   bool writing_open_message_ = false;   // the last frame written was not a message's last
   // Error frames that came while a message's pieces were being queued: they follow it.
