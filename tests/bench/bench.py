@@ -13,7 +13,7 @@ import traceback
 import report
 from stack import Postgres, Stack
 
-SECTIONS = ("throughput", "latency", "fanout", "snapshot", "bigtx")
+SECTIONS = ("throughput", "latency", "fanout", "snapshot", "bigtx", "floors")
 
 
 def _pairs(text):
@@ -44,6 +44,9 @@ def parse_args(argv):
     p.add_argument("--only", default=",".join(SECTIONS), help="sections to run: " + ",".join(SECTIONS))
     p.add_argument("--write-docs", action="store_true",
                    help="write docs/ after a partial --only run too (a full run always does)")
+    p.add_argument("--plugin", choices=("wal2json", "pgoutput"), default="wal2json",
+                   help="the readers' --plugin: the output plugin of every stream the sections create "
+                        "(floors measures both whatever this says)")
     p.add_argument("--timeout", type=float, default=600, help="seconds any one drain may take")
     p.add_argument("--cluster", required=True, help="the directory deploy/local-postgres.sh started")
     p.add_argument("--reader-bin", required=True)
@@ -94,7 +97,7 @@ def _run_section(section, config, pg):
                   gateway_args=("--max-page-rows", str(config.largest_page_rows)),
                   gateway_env={"DELTASTREAM_MAX_CONNECTIONS_PER_CLIENT": str(max(config.observers) + 64)})
     try:
-        if section not in ("throughput", "latency"):
+        if section not in ("throughput", "latency", "floors"):
             return module.run(config, pg, stack)
         reader_alone = Stack(config, pg, with_gateway=False, name="-alone")
         try:
@@ -117,13 +120,16 @@ def main(argv):
                "commit": report.commit()}
     began = time.monotonic()
     titles = {"throughput": "1. throughput", "latency": "2. latency", "fanout": "3. fan-out",
-              "snapshot": "4. snapshot", "bigtx": "5. one huge transaction"}
+              "snapshot": "4. snapshot", "bigtx": "5. one huge transaction",
+              "floors": "6. floors: each PostgreSQL mode and transport, the reader on both plugins"}
     for section in SECTIONS:
         if section not in config.only:
             continue
         print(titles[section], flush=True)
         try:
             results[section] = _run_section(section, config, pg)
+            if section == "floors":
+                __import__("floors").print_figures(results[section])
         except Exception as error:  # one broken section must not cost the others' figures
             traceback.print_exc()
             results.setdefault("errors", {})[section] = f"{type(error).__name__}: {error}"[:200]

@@ -116,13 +116,15 @@ def zmq_drain(stack, stream, rows, before_detach, timeout):
         epoch = stack.control.ok("attach", stream=stream)["epoch"]
         seen = size = 0
         last = None
+        carry = b""  # a piece may end inside a change: the marker may span two
         while seen < rows:
             if not sub.poll(int(timeout * 1000)):
                 raise TimeoutError(f"ZeroMQ drain: {seen} of {rows} rows")
             _, header, payload = sub.recv_multipart()
             kind = header[1]
             if kind in (DATA, DATA_PART):  # a message, or a piece of a large one
-                seen += payload.count(INSERT)
+                seen += (carry + payload).count(INSERT)
+                carry = payload[-(len(INSERT) - 1):] if kind == DATA_PART else b""
                 size += len(payload)
                 last = int.from_bytes(header[18:26], "big")
             elif kind == STREAM_END:
@@ -137,17 +139,16 @@ def zmq_drain(stack, stream, rows, before_detach, timeout):
         sub.close()
 
 
-def recvlogical_args(pg, slot):
-    return ["pg_recvlogical", "-d", pg.dsn, "--slot", slot, "--start", "--no-loop",
-            *WAL2JSON_OPTIONS]
+def recvlogical_args(pg, slot, options=WAL2JSON_OPTIONS, dsn=None):
+    return ["pg_recvlogical", "-d", dsn or pg.dsn, "--slot", slot, "--start", "--no-loop", *options]
 
 
-def recvlogical_drain(pg, slot, endpos, timeout):
+def recvlogical_drain(pg, slot, endpos, timeout, options=WAL2JSON_OPTIONS, dsn=None):
     """pg_recvlogical to /dev/null, stopping at `endpos`. Returns (seconds, walsender CPU
     seconds, walsender peak RSS MiB), read from /proc every 10 ms while it runs (it ends
     with pg_recvlogical; what it spends in its last 10 ms is not counted)."""
     started = time.perf_counter()
-    process = subprocess.Popen(recvlogical_args(pg, slot) + ["--endpos", endpos, "-f", "/dev/null"])
+    process = subprocess.Popen(recvlogical_args(pg, slot, options, dsn) + ["--endpos", endpos, "-f", "/dev/null"])
     pid, cpu, peak = _poll_walsender(pg, slot, process, started + timeout)
     if process.wait(timeout) != 0:
         raise RuntimeError(f"pg_recvlogical exited with {process.returncode}")

@@ -74,11 +74,16 @@ class Postgres:
         rows = self.sql("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (slot,))
         return rows[0][0] if rows else None
 
-    def create_slot(self, slot):
-        """A fresh wal2json slot (one a failed section left behind is dropped first)."""
+    def create_slot(self, slot, plugin="wal2json"):
+        """A fresh slot (one a failed section left behind is dropped first)."""
         self.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                  "WHERE slot_name = %s AND NOT active", (slot,))
-        self.sql("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (slot,))
+        self.sql("SELECT pg_create_logical_replication_slot(%s, %s)", (slot, plugin))
+
+    def unix_dsn(self):
+        """The same server over its Unix socket (deploy/local-postgres.sh puts it in the cluster's directory)."""
+        port = self.value("SHOW port")
+        return f"host={self.dir} port={port} user={self.value('SELECT current_user')} dbname={self.value('SELECT current_database()')}"
 
     def drop_slot(self, slot):
         wait_until(lambda: not self.walsender(slot), 15, f"{slot} to be released")
@@ -134,12 +139,14 @@ class Stack:
     """A reader and a gateway talking to it, both fresh (so VmHWM is this stack's peak);
     with_gateway=False: the reader alone (the gateway subscribes to every stream)."""
 
-    def __init__(self, config, pg, gateway_args=(), with_gateway=True, name="", gateway_env=None):
+    def __init__(self, config, pg, gateway_args=(), with_gateway=True, name="", gateway_env=None,
+                 reader_dsn=None):
         self.pg = pg
         self.control_url = f"tcp://127.0.0.1:{free_port()}"
         self.publish_url = f"tcp://127.0.0.1:{free_port()}"
         self.port = free_port()
-        self.reader = Child(f"reader{name}", [config.reader_bin, "--pg", pg.dsn, "--control", self.control_url,
+        self.reader = Child(f"reader{name}", [config.reader_bin, "--pg", reader_dsn or pg.dsn,
+                                              "--plugin", config.plugin, "--control", self.control_url,
                                        "--publish", self.publish_url, "--log-level", "info"],
                             config.log_dir)
         self.control = Control(self.control_url)
@@ -164,8 +171,9 @@ class Stack:
     def ws_url(self, stream, observe=False):
         return f"ws://127.0.0.1:{self.port}/v1/lr/stream?slotName={stream}" + ("&mode=observe" if observe else "")
 
-    def create_stream(self):
-        return self.control.ok("create")["stream"]
+    def create_stream(self, plugin=None):
+        """A stream with `plugin`, or the reader's --plugin."""
+        return self.control.ok("create", **({"plugin": plugin} if plugin else {}))["stream"]
 
     def drop_stream(self, stream):
         self.control.ok("drop", stream=stream)
