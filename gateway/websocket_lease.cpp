@@ -5,7 +5,8 @@
 #include "common/logging.hpp"
 
 // A consumer's claim on its stream, renewed every second, and its pace: a consumer that
-// falls behind pauses its stream at the reader instead of being closed for it.
+// falls behind in a message that comes in pieces (a large transaction) pauses its stream
+// at the reader instead of being closed for it.
 namespace deltastream::gateway {
 
 template <class Stream>
@@ -54,7 +55,11 @@ void websocket_session<Stream>::pace() {
   // bound; go on below half of that. Observers are never paced: one must not slow the
   // consumer (past the bound they are closed).
   const auto pause_at = std::min<std::size_t>(context_.settings.max_queue_bytes / 4, 4 << 20);
-  const bool behind = queued_bytes_ > pause_at;
+  // Only a message in pieces pauses: a single message may be larger than any bound, and
+  // reconnecting would bring it back as large. A backlog of whole messages is the bound's
+  // business (the client resumes after its last ACK), so that a stalled consumer does not
+  // stall its stream's observers.
+  const bool behind = queued_bytes_ > pause_at && (paused_ || enqueued_open_message_);
   if (behind == paused_ || (!behind && queued_bytes_ > pause_at / 2)) return;
   paused_ = behind;
   if (paused_) last_progress_ = std::chrono::steady_clock::now();
