@@ -50,7 +50,7 @@ void websocket_session<Stream>::renew_lease() {
 template <class Stream>
 void websocket_session<Stream>::pace() {
   if (role_ != role::consumer || ended_) return;
-  // Pause at 1 MiB (or a quarter of the bound), so that the gateway's memory stays near
+  // Pause at 4 MiB (or a quarter of the bound), so that the gateway's memory stays near
   // what a fast client needs and what the reader had sent before it heard fits under the
   // bound; go on below half of that. Observers are never paced: one must not slow the
   // consumer (past the bound they are closed).
