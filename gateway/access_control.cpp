@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "gateway/v2_path.hpp"
+
 namespace deltastream::gateway {
 
 namespace {
@@ -20,12 +22,27 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) {
          });
 }
 
-// What each path needs; nullopt: open to anyone (health checks).
-std::optional<access_scope> required_scope(const std::string& path) {
+// What each request needs; nullopt: open to anyone (health checks).
+std::optional<access_scope> required_scope(const std::string& path, http::verb method) {
   if (path == "/healthz" || path == "/readyz") return std::nullopt;
   if (path == "/v1/init" || path == "/v1/init/") return access_scope::admin;
+  if (const auto v2 = parse_v2_path(path)) {
+    const bool changes = (v2->name.empty() && method == http::verb::post) ||
+                         (!v2->name.empty() && v2->action.empty() && method == http::verb::delete_);
+    if (changes) return access_scope::admin;
+  }
   return access_scope::read;
 }
+
+// A token limited to some v2 streams reads those, and the list (which shows only
+// them); nothing else, v1 included.
+bool within_streams(const access_grant& grant, const std::string& path) {
+  if (!grant.limited()) return true;
+  const auto v2 = parse_v2_path(path);
+  return v2 && (v2->name.empty() || grant.reads(v2->name));
+}
+
+}  // namespace
 
 std::string presented_token(const http_request& request, const request_target& target) {
   const auto header = field(request, http::field::authorization);
@@ -36,6 +53,8 @@ std::string presented_token(const http_request& request, const request_target& t
   // Browsers cannot set headers on a WebSocket: the token may come in the URL.
   return target.param("access_token");
 }
+
+namespace {
 
 http_response unauthorized(std::string_view message, std::string_view challenge) {
   auto response = json_error(http::status::unauthorized, message);
@@ -66,7 +85,7 @@ std::optional<http_response> check_access(const access_policy& policy, const htt
                         "origin \"" + std::string(origin) + "\" is not allowed (--allowed-origins)");
     }
   }
-  const auto needed = required_scope(target.path);
+  const auto needed = required_scope(target.path, request.method());
   if (!policy.tokens || !needed) return std::nullopt;
   const auto token = presented_token(request, target);
   if (token.empty()) {
@@ -74,10 +93,15 @@ std::optional<http_response> check_access(const access_policy& policy, const htt
                         "?access_token=<token> on a WebSocket URL)",
                         "Bearer realm=\"deltastream\"");
   }
-  const auto scope = policy.tokens->authorize(token);
-  if (!scope) return unauthorized("invalid token", "Bearer realm=\"deltastream\", error=\"invalid_token\"");
-  if (*needed == access_scope::admin && *scope != access_scope::admin) {
+  const auto grant = policy.tokens->authorize(token);
+  if (!grant) return unauthorized("invalid token", "Bearer realm=\"deltastream\", error=\"invalid_token\"");
+  if (*needed == access_scope::admin && grant->scope != access_scope::admin) {
     return json_error(http::status::forbidden, target.path + " needs a token with the admin scope");
+  }
+  if (!within_streams(*grant, target.path)) {
+    std::string names;
+    for (const auto& name : grant->streams) names += (names.empty() ? "" : ", ") + name;
+    return json_error(http::status::forbidden, "this token reads only the v2 streams " + names);
   }
   return std::nullopt;
 }

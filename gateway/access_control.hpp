@@ -25,6 +25,9 @@ struct access_policy {
   std::vector<std::string> allowed_origins;
 };
 
+// The bearer token of a request: its Authorization header, or ?access_token= (empty: none).
+std::string presented_token(const http_request& request, const request_target& target);
+
 // nullopt lets the request through; otherwise the 401/403 to answer with.
 std::optional<http_response> check_access(const access_policy& policy, const http_request& request,
                                           const request_target& target, bool websocket);

@@ -8,13 +8,22 @@
 namespace deltastream::gateway {
 
 // What a bearer token lets its holder do: `read` (snapshot pages, streams, ACKs,
-// metrics) or `admin` (also /v1/init, which creates and drops slots).
+// metrics) or `admin` (also /v1/init and creating and deleting v2 streams).
 enum class access_scope { read, admin };
+
+// A token's scope, and for a `read:a,b` token the v2 streams it is limited to (empty: all).
+struct access_grant {
+  access_scope scope = access_scope::read;
+  std::vector<std::string> streams;
+  bool limited() const { return !streams.empty(); }
+  bool reads(std::string_view stream) const;
+};
 
 // The gateway's bearer tokens, from a file of lines "<scope> <token>" (blank lines and
 // lines starting with # are skipped):
 //   admin 3b1f9c0e5d7a4f2e8c6b0a9d1e3f5a7c
 //   read  9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b
+//   read:orders_sync,billing 5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f
 // Tokens are compared in constant time and never logged.
 class access_tokens {
  public:
@@ -25,14 +34,14 @@ class access_tokens {
   static access_tokens load(const std::string& path);
   static access_tokens from_text(std::string_view text, const std::string& source);
 
-  // The scope of the presented token, or nullopt for an unknown token.
-  std::optional<access_scope> authorize(std::string_view presented) const;
+  // What the presented token grants, or nullopt for an unknown token.
+  std::optional<access_grant> authorize(std::string_view presented) const;
   bool empty() const { return tokens_.empty(); }
 
  private:
   struct token {
     std::string secret;
-    access_scope scope;
+    access_grant grant;
   };
   std::vector<token> tokens_;
 };

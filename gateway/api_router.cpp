@@ -10,6 +10,7 @@
 #include "gateway/query_string.hpp"
 #include "gateway/snapshot_request.hpp"
 #include "gateway/snapshot_stream.hpp"
+#include "gateway/v2_api.hpp"
 
 namespace deltastream::gateway {
 
@@ -202,6 +203,7 @@ void route_request(gateway_context& context, const http_request& request, respon
                               "could not upgrade to websocket connection: not a WebSocket "
                               "upgrade request"));
   }
+  if (route_v2(context, request, *target, respond)) return;
   if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
     if (method == http::verb::head) respond = headers_only(std::move(respond));  // probes use HEAD too
     else if (method != http::verb::get) return respond(method_not_allowed(http::verb::get));

@@ -1,5 +1,6 @@
 #include "gateway/copy_json_decoder.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "common/errors.hpp"
@@ -68,7 +69,12 @@ std::size_t copy_json_decoder::decode(std::string_view bytes, std::string& lines
     }
     if (length > 0x7FFFFFFFu) throw protocol_error("binary COPY: negative field length");
     if (bytes.size() - at - 6 < length) break;
+    // A raw line break in json text can only be whitespace between its tokens (json
+    // input refuses one inside a string): a space instead keeps the row one line.
+    const auto row_start = lines.size();
     lines.append(bytes.substr(at + 6, length));
+    std::replace_if(lines.begin() + static_cast<std::ptrdiff_t>(row_start), lines.end(),
+                    [](char c) { return c == '\n' || c == '\r'; }, ' ');
     lines.push_back('\n');
     at += 6 + length;
   }

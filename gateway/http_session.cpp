@@ -1,5 +1,7 @@
 #include "gateway/http_session.hpp"
 
+#include "gateway/v2_path.hpp"
+
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -92,8 +94,10 @@ void http_session<Stream>::on_read(beast::error_code error, std::size_t) {
       return send(std::move(*refusal));
     }
   }
+  const auto v2 = target ? parse_v2_path(target->path) : std::nullopt;
   if (upgrade && target &&
-      (target->path == "/v1/lr/stream" || target->path == "/v1/lr/stream/")) {
+      (target->path == "/v1/lr/stream" || target->path == "/v1/lr/stream/" ||
+       (v2 && !v2->name.empty() && v2->action == "changes"))) {
     beast::get_lowest_layer(stream_).expires_never();  // the WebSocket sets its own timeouts
     std::make_shared<websocket_session<Stream>>(std::move(stream_), context_, std::move(token_))
         ->run(std::move(request));

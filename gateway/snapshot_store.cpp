@@ -115,6 +115,7 @@ snapshot_store::page failure_page(const pg_error& error, const std::string& stre
     return error_page(400, "invalid table name \"" + request.table + "\"");
   }
   if (error.sqlstate() == "42501") return error_page(403, error.what());
+  if (error.sqlstate().starts_with("22")) return error_page(400, error.what());  // a value that does not fit
   module_logger("snapshot")->warn("{}: {}", stream, error.what());
   return error_page(500, std::string("unable to get snapshot data: ") + error.what());
 }
@@ -303,6 +304,19 @@ snapshot_store::page snapshot_store::read_rows(held_snapshot& held, const snapsh
 
 std::variant<snapshot_store::page, pg_conn> snapshot_store::open_stream(
     const std::string& stream, const snapshot_request& request) {
+  return open_copy(stream, request, [&request](PGconn* conn) -> std::variant<page, std::string> {
+    auto resolved = resolve_read(conn, request);
+    if (auto* refusal = std::get_if<page>(&resolved)) return std::move(*refusal);
+    const auto& read = std::get<resolved_read>(resolved);
+    // Binary: json's binary form is its text, with none of text COPY's backslash escapes.
+    return "COPY (SELECT row_to_json(t) FROM (SELECT * FROM " + read.relation + read.order +
+           ") t) TO STDOUT (FORMAT binary)";
+  });
+}
+
+std::variant<snapshot_store::page, pg_conn> snapshot_store::open_copy(const std::string& stream,
+                                                                      const snapshot_request& request,
+                                                                      const copy_builder& build) {
   auto located = locate(stream, request);
   if (auto* refusal = std::get_if<page>(&located)) return std::move(*refusal);
   // Holding `held` keeps its transaction, and so its exported snapshot, alive until
@@ -321,13 +335,10 @@ std::variant<snapshot_store::page, pg_conn> snapshot_store::open_stream(
   }
   PGconn* conn = connection.get();
   try {
-    auto resolved = resolve_read(conn, request);
-    if (auto* refusal = std::get_if<page>(&resolved)) return std::move(*refusal);
-    const auto& read = std::get<resolved_read>(resolved);
-    // Binary: json's binary form is its text, with none of text COPY's backslash escapes.
-    const std::string copy = "COPY (SELECT row_to_json(t) FROM (SELECT * FROM " + read.relation +
-                             read.order + ") t) TO STDOUT (FORMAT binary)";
-    pg_check(conn, PQexec(conn, copy.c_str()), PGRES_COPY_OUT, copy);
+    auto copy = build(conn);
+    if (auto* refusal = std::get_if<page>(&copy)) return std::move(*refusal);
+    const auto& sql = std::get<std::string>(copy);
+    pg_check(conn, PQexec(conn, sql.c_str()), PGRES_COPY_OUT, sql);
   } catch (const pg_error& error) {
     if (PQstatus(conn) != CONNECTION_OK) {
       return error_page(503, std::string("snapshot not available: ") + error.what());
@@ -335,6 +346,16 @@ std::variant<snapshot_store::page, pg_conn> snapshot_store::open_stream(
     return failure_page(error, stream, request);
   }
   return connection;
+}
+
+std::optional<std::chrono::system_clock::time_point> snapshot_store::held_until(const std::string& stream) {
+  const auto held = find(stream);
+  if (!held) return std::nullopt;
+  std::unique_lock busy(held->mutex, std::try_to_lock);
+  // One being read is in use now: its idle time starts when the read ends.
+  const auto last_used = busy ? held->last_used : clock::now();
+  return std::chrono::system_clock::now() +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(last_used + idle_timeout_ - clock::now());
 }
 
 }  // namespace deltastream::gateway

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,6 +27,7 @@ class snapshot_store {
   void import(const std::string& stream, const std::string& snapshot_name);
   void forget(const std::string& stream);
   bool holds(const std::string& stream);
+  bool slot_exists(const std::string& name);  // asks PostgreSQL, on a connection of its own
   void expire_idle();
 
   // One page of rows as a JSON array of row_to_json objects: the status and the body
@@ -47,6 +49,15 @@ class snapshot_store {
   // The connection comes back in COPY OUT state, a binary COPY of one json column (see
   // copy_json_decoder); or the error page, as read_page's.
   std::variant<page, pg_conn> open_stream(const std::string& stream, const snapshot_request& request);
+
+  // A COPY (... TO STDOUT (FORMAT binary)) of one json column, or the page that refuses:
+  // built by the caller's `copy` on the connection that imported the snapshot.
+  using copy_builder = std::function<std::variant<page, std::string>(PGconn*)>;
+  // As open_stream, with the COPY `build` makes (the v2 snapshot, v2_snapshot_query.hpp).
+  std::variant<page, pg_conn> open_copy(const std::string& stream, const snapshot_request& request,
+                                        const copy_builder& build);
+  // Until when the stream's snapshot is held if nothing reads it, or nullopt.
+  std::optional<std::chrono::system_clock::time_point> held_until(const std::string& stream);
 
  private:
   // The server-side cursor of the last page read, left where that page ended, so that
@@ -75,7 +86,6 @@ class snapshot_store {
   std::variant<page, std::shared_ptr<held_snapshot>> locate(const std::string& stream,
                                                             const snapshot_request& request);
   std::shared_ptr<held_snapshot> find(const std::string& stream);
-  bool slot_exists(const std::string& name);
   page read_rows(held_snapshot& held, const snapshot_request& request);
   // Runs `read` in a savepoint; on an error, rolls back to it and forgets the cursor.
   template <class Read>

@@ -176,10 +176,9 @@ void stream_hub::end_consumer(const std::string& stream, stream_entry& entry, cl
   if (client) client->end(code, std::move(reason));
 }
 
-void stream_hub::drop(const std::string& stream) {
+void stream_hub::drop(const std::string& stream, const std::string& reason) {
   if (auto found = streams_.find(stream); found != streams_.end()) {
     // Not "reconnect to resume": a reconnect would get 404.
-    const std::string reason = "the stream was dropped: its slot no longer exists; /v1/init creates a new one";
     auto& entry = found->second;
     entry.observers.insert(entry.observers.end(), entry.joining.begin(), entry.joining.end());
     entry.joining.clear();

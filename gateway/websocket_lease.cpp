@@ -59,7 +59,7 @@ void websocket_session<Stream>::pace() {
   // reconnecting would bring it back as large. A backlog of whole messages is the bound's
   // business (the client resumes after its last ACK), so that a stalled consumer does not
   // stall its stream's observers.
-  const bool behind = queued_bytes_ > pause_at && (paused_ || enqueued_open_message_);
+  const bool behind = queued_bytes_ > pause_at && (paused_ || enqueued_open_message_ || open_transaction_);
   if (behind == paused_ || (!behind && queued_bytes_ > pause_at / 2)) return;
   paused_ = behind;
   if (paused_) last_progress_ = std::chrono::steady_clock::now();

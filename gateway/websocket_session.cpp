@@ -6,6 +6,7 @@
 #include "gateway/ack_message.hpp"
 #include "gateway/http_response.hpp"
 #include "gateway/query_string.hpp"
+#include "gateway/v2_path.hpp"
 
 namespace deltastream::gateway {
 
@@ -31,10 +32,21 @@ void websocket_session<Stream>::run(http::request<http::string_body> request) {
   request_ = std::move(request);
   const auto target = parse_target({request_.target().data(), request_.target().size()});
   if (!target) return reject(http::status::bad_request, "malformed request target");
-  stream_ = target->param("slotName");
-  if (stream_.empty()) return reject(http::status::bad_request, "no slotName provided");
-  if (!stream_name::parse(stream_)) {
-    return reject(http::status::not_found, "unknown slot \"" + stream_ + "\"");
+  if (const auto v2 = parse_v2_path(target->path)) {
+    // /v2/streams/{name}/changes: a row stream, each of its events one message.
+    if (!valid_v2_name(v2->name)) return reject(http::status::not_found, "no such stream \"" + v2->name + "\"");
+    stream_ = v2_slot(v2->name);
+    rows_ = true;
+  } else {
+    stream_ = target->param("slotName");
+    if (stream_.empty()) return reject(http::status::bad_request, "no slotName provided");
+    if (!stream_name::parse(stream_)) {
+      return reject(http::status::not_found, "unknown slot \"" + stream_ + "\"");
+    }
+    if (!v2_name_of_slot(stream_).empty()) {
+      return reject(http::status::bad_request, "slot \"" + stream_ + "\" is v2 stream \"" + v2_name_of_slot(stream_) +
+                                                   "\": read it at /v2/streams/" + v2_name_of_slot(stream_) + "/changes");
+    }
   }
   const auto mode = target->param("mode");
   if (mode == "observe") {
@@ -235,38 +247,55 @@ void websocket_session<Stream>::send_error_frame(const std::string& message) {
   auto frame = std::make_shared<const std::string>(json_object().add("error", message).str());
   // A WebSocket message cannot be interrupted by another: wait for its last piece.
   if (enqueued_open_message_) return held_errors_.push_back(std::move(frame));
-  enqueue(std::move(frame), true);
+  const std::string_view whole = *frame;
+  enqueue(std::move(frame), whole, true);
 }
 
 template <class Stream>
 void websocket_session<Stream>::deliver(std::shared_ptr<const std::string> piece, lsn position,
                                         bool last_piece) {
   if (ended_) return;
-  enqueue(std::move(piece), last_piece);
+  if (rows_) {
+    // A row stream's piece is whole lines: each is a message of its own.
+    open_transaction_ = !last_piece;
+    const std::string_view lines = *piece;
+    for (std::size_t at = 0; at < lines.size() && !ended_;) {
+      const auto end = std::min(lines.find('\n', at), lines.size());
+      if (end > at) enqueue(piece, lines.substr(at, end - at), true);
+      at = end + 1;
+    }
+  } else {
+    const std::string_view whole = *piece;
+    enqueue(std::move(piece), whole, last_piece);
+  }
   if (ended_ || !last_piece) return;
   delivered_ = std::max(delivered_, position);
   auto held = std::move(held_errors_);
   held_errors_.clear();
-  for (auto& frame : held) enqueue(std::move(frame), true);
+  for (auto& frame : held) {
+    const std::string_view whole = *frame;
+    enqueue(std::move(frame), whole, true);
+  }
 }
 
 template <class Stream>
-void websocket_session<Stream>::enqueue(std::shared_ptr<const std::string> piece, bool last_piece) {
+void websocket_session<Stream>::enqueue(std::shared_ptr<const std::string> owner, std::string_view piece,
+                                        bool last_piece) {
   // The bound is on what waits behind the frame being written: one huge message may be
   // in flight, and the next message is not a reason to give up on the client. A consumer
   // whose stream is paused (pace()) still receives what the reader had queued before it
   // heard, at most the reader's --max-queued-bytes (64 MiB by default): that much more.
   const auto limit = context_.settings.max_queue_bytes + (paused_ ? paused_allowance : 0);
-  const std::size_t in_flight = writing_ && !queue_.empty() ? queue_.front().bytes->size() : 0;
+  const std::size_t in_flight = writing_ && !queue_.empty() ? queue_.front().bytes.size() : 0;
   const std::size_t waiting = queued_bytes_ - in_flight;
-  if (waiting > 0 && waiting + piece->size() > limit) {
+  if (waiting > 0 && waiting + piece.size() > limit) {
     end(close_code::policy, "client too slow: over " + std::to_string(limit >> 10) +
                                 " KiB waiting; reconnect to resume after your last ACK");
     return;
   }
-  queued_bytes_ += piece->size();
+  queued_bytes_ += piece.size();
   enqueued_open_message_ = !last_piece;
-  queue_.push_back({std::move(piece), last_piece});
+  queue_.push_back({std::move(owner), piece, last_piece});
   pace();
   if (accepted_ && !writing_) write_next();
 }
@@ -289,13 +318,13 @@ void websocket_session<Stream>::write_next() {
   if (queue_.size() > 1) ws_.next_layer().hold_next_write();
   if (next.last_piece && !writing_open_message_) {
     ws_.text(true);
-    ws_.async_write(boost::asio::buffer(*next.bytes), std::move(on_write));
+    ws_.async_write(boost::asio::buffer(next.bytes.data(), next.bytes.size()), std::move(on_write));
     return;
   }
   // A piece of a large message: a frame of it, continued by the next piece's frame.
   if (!writing_open_message_) ws_.text(true);
   writing_open_message_ = !next.last_piece;
-  ws_.async_write_some(next.last_piece, boost::asio::buffer(*next.bytes), std::move(on_write));
+  ws_.async_write_some(next.last_piece, boost::asio::buffer(next.bytes.data(), next.bytes.size()), std::move(on_write));
 }
 
 template <class Stream>
@@ -307,7 +336,7 @@ void websocket_session<Stream>::on_write(beast::error_code error, std::size_t) {
     close_now();
     return;
   }
-  queued_bytes_ -= queue_.front().bytes->size();
+  queued_bytes_ -= queue_.front().bytes.size();
   queue_.pop_front();
   last_progress_ = std::chrono::steady_clock::now();
   pace();
@@ -329,7 +358,7 @@ void websocket_session<Stream>::end(close_code code, std::string reason) {
   closing_ = true;
   // Drop what is still waiting (keep the frame being written: its buffer is in use).
   while (queue_.size() > (writing_ ? 1u : 0u)) {
-    queued_bytes_ -= queue_.back().bytes->size();
+    queued_bytes_ -= queue_.back().bytes.size();
     queue_.pop_back();
   }
   held_errors_.clear();

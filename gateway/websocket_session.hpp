@@ -21,7 +21,7 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = boost::asio::ip::tcp;
 
-// One WebSocket on /v1/lr/stream: attaches its stream through the reader before the
+// One WebSocket on /v1/lr/stream or /v2/streams/{name}/changes: attaches its stream through the reader before the
 // upgrade (so an unknown slot is an HTTP 404, not a silent socket), then sends one text
 // frame per change from a bounded queue and relays the consumer's ACKs to the reader.
 // Over plain_stream or tls_stream, as the http_session that it takes over from.
@@ -52,7 +52,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   void on_read(beast::error_code error, std::size_t bytes);
   void handle_ack(std::string_view text);
   void send_error_frame(const std::string& message);
-  void enqueue(std::shared_ptr<const std::string> piece, bool last_piece);
+  // `piece` lies in `owner`'s bytes (a row stream's piece is split without copying).
+  void enqueue(std::shared_ptr<const std::string> owner, std::string_view piece, bool last_piece);
   void write_next();
   void on_write(beast::error_code error, std::size_t bytes);
   void close_now();
@@ -75,6 +76,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   bool retried_attach_ = false;
 
   std::string stream_;
+  bool rows_ = false;  // a v2 row stream: one message per line of a piece
+  bool open_transaction_ = false;  // rows_: the last piece was not a transaction's last
   role role_ = role::consumer;
   bool in_hub_ = false;
   bool accepted_ = false;
@@ -84,7 +87,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   websocket::close_reason close_reason_;
 
   struct outgoing {
-    std::shared_ptr<const std::string> bytes;
+    std::shared_ptr<const std::string> owner;
+    std::string_view bytes;  // in *owner
     bool last_piece = true;  // false: more of the same WebSocket message follows
   };
   std::deque<outgoing> queue_;

@@ -146,6 +146,12 @@ decoded_request decode_control_request(std::string_view json) {
         return result;
       }
       request.pause = pause;
+    } else if (key == "tables") {
+      if (!field.value.is_array()) {
+        result.error = "\"tables\" must be an array";
+        return result;
+      }
+      request.tables = simdjson::minify(field.value);
     } else if (key == "takeover") {
       bool takeover = false;
       if (field.value.get_bool().get(takeover)) {
@@ -193,6 +199,7 @@ std::string encode_control_request(const control_request& request) {
   if (!request.marker.empty()) out.add("marker", request.marker);
   if (!request.plugin.empty()) out.add("plugin", request.plugin);
   if (request.pause) out.add("pause", true);
+  if (!request.tables.empty()) out.raw("tables", request.tables);
   return out.str();
 }
 
@@ -211,6 +218,7 @@ control_reply decode_control_reply(std::string_view json) {
   if (!object["id"].get_string().get(text)) reply.id = std::string(text);
   if (!object["error"].get_string().get(text)) reply.error = std::string(text);
   if (!object["code"].get_string().get(text)) reply.code = parse_refusal_code(text);
+  if (!object["sqlstate"].get_string().get(text)) reply.sqlstate = std::string(text);
   if (!object["stream"].get_string().get(text)) reply.stream = std::string(text);
   if (!object["snapshot"].get_string().get(text)) reply.snapshot = std::string(text);
   if (!object["start_lsn"].get_string().get(text)) {

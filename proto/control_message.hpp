@@ -60,6 +60,9 @@ struct control_request {
   // hold: the consumer falls behind: the stream publishes nothing more until a hold
   // without it, or for as long as a lease lasts (a consumer that vanished stops nothing).
   bool pause = false;
+  // create: a row stream (named delta_v2_...): its tables as a JSON array of
+  // {"table", "columns"?, "where"?}, published one JSON message per row (PROTOCOL.md).
+  std::string tables;
 };
 
 // A decoded request, or the reason it was refused (and the id, if one could be read,
@@ -88,6 +91,7 @@ struct control_reply {
   // attach with restart: the epoch this attach ended, whose tail may still be on its way.
   std::optional<std::uint64_t> ended_epoch;
   std::optional<std::uint64_t> retry_after_ms;  // ...whose lease ends then unless renewed
+  std::string sqlstate;  // with code postgres: PostgreSQL's SQLSTATE, when it gave one
   std::string json;  // the whole reply, for the fields only some callers read
 };
 // Never throws: a malformed reply comes back as ok=false with the reason.

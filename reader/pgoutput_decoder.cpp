@@ -4,60 +4,11 @@
 
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "reader/pgoutput_cursor.hpp"
 
 namespace deltastream::reader {
 
-// Reads pgoutput's big-endian fields, throwing protocol_error past the end.
-class pgoutput_decoder::cursor {
- public:
-  explicit cursor(std::string_view bytes) : bytes_(bytes) {}
-  std::uint8_t byte() { return static_cast<std::uint8_t>(take(1)[0]); }
-  std::uint16_t int16() { return static_cast<std::uint16_t>(number(2)); }
-  std::uint32_t int32() { return static_cast<std::uint32_t>(number(4)); }
-  std::uint64_t int64() { return number(8); }
-  std::string_view string() {  // NUL-terminated
-    const auto end = bytes_.find('\0', at_);
-    if (end == std::string_view::npos) throw protocol_error("pgoutput: unterminated string");
-    const auto text = bytes_.substr(at_, end - at_);
-    at_ = end + 1;
-    return text;
-  }
-  std::string_view take(std::size_t count) {
-    if (bytes_.size() - at_ < count) throw protocol_error("pgoutput: message cut short");
-    const auto part = bytes_.substr(at_, count);
-    at_ += count;
-    return part;
-  }
-
- private:
-  std::uint64_t number(std::size_t size) {
-    std::uint64_t value = 0;
-    for (const char c : take(size)) value = (value << 8) | static_cast<std::uint8_t>(c);
-    return value;
-  }
-  std::string_view bytes_;
-  std::size_t at_ = 0;
-};
-
 namespace {
-
-// TupleData: Int16 columns, then per column 'n' (null), 'u' (unchanged TOAST),
-// or 't'/'b' Int32 length and the value's text (binary is never asked for).
-tuple_values read_tuple(auto& in) {
-  tuple_values values(in.int16());
-  for (auto& value : values) {
-    switch (const char kind = static_cast<char>(in.byte())) {
-      case 'n': value.state = tuple_column::kind::null; break;
-      case 'u': value.state = tuple_column::kind::unchanged; break;
-      case 't':
-        value.state = tuple_column::kind::text;
-        value.text = in.take(in.int32());
-        break;
-      default: throw protocol_error(std::string("pgoutput: unknown tuple column kind '") + kind + "'");
-    }
-  }
-  return values;
-}
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -77,7 +28,7 @@ pgoutput_decoder::pgoutput_decoder(std::vector<std::string> publications, type_n
 
 void pgoutput_decoder::feed(const xlog_data& message) {
   if (draining_) throw protocol_error("pgoutput: fed before the last transaction was taken");
-  cursor in(message.payload);
+  pgoutput_cursor in(message.payload);
   const char tag = static_cast<char>(in.byte());
   if (open_) received_ += message.payload.size();
   switch (tag) {
@@ -95,7 +46,7 @@ void pgoutput_decoder::feed(const xlog_data& message) {
 }
 
 // Begin: Int64 final LSN | Int64 commit time | Int32 xid
-void pgoutput_decoder::begin(cursor& in, const xlog_data& message) {
+void pgoutput_decoder::begin(pgoutput_cursor& in, const xlog_data& message) {
   if (open_) throw protocol_error("pgoutput: Begin inside a transaction");
   in.int64();
   open_ = true;
@@ -107,7 +58,7 @@ void pgoutput_decoder::begin(cursor& in, const xlog_data& message) {
 
 // Commit: Int8 flags | Int64 commit LSN | Int64 end LSN | Int64 commit time. The end
 // LSN (just past the commit record) is wal2json's "nextlsn".
-void pgoutput_decoder::commit(cursor& in, const xlog_data& message) {
+void pgoutput_decoder::commit(pgoutput_cursor& in, const xlog_data& message) {
   if (!open_) throw protocol_error("pgoutput: Commit outside a transaction");
   in.byte();
   in.int64();
@@ -137,23 +88,9 @@ std::optional<message_piece> pgoutput_decoder::next_piece() {
   return piece;
 }
 
-// Relation: Int32 id | String namespace ("" for pg_catalog) | String name |
-// Int8 replica identity | Int16 columns, each Int8 flags (1: key) | String name |
-// Int32 type OID | Int32 typmod
-void pgoutput_decoder::relation(cursor& in) {
-  const auto id = in.int32();
+void pgoutput_decoder::relation(pgoutput_cursor& in) {
   relation_shape shape;
-  shape.schema = in.string();
-  if (shape.schema.empty()) shape.schema = "pg_catalog";
-  shape.table = in.string();
-  shape.replica_identity = static_cast<char>(in.byte());
-  shape.columns.resize(in.int16());
-  for (auto& column : shape.columns) {
-    column.key = (in.byte() & 1) != 0;
-    column.name = in.string();
-    column.type.oid = in.int32();
-    column.type.typmod = static_cast<std::int32_t>(in.int32());
-  }
+  const auto id = in.relation(shape);
   relations_.insert_or_assign(id, std::move(shape));
   warned_.erase(id);
   described_ = id;
@@ -187,7 +124,7 @@ std::string& pgoutput_decoder::next_change() {
 // Insert: Int32 relation | 'N' TupleData
 // Update: Int32 relation | optional 'K' or 'O' TupleData (the old key or row) | 'N' TupleData
 // Delete: Int32 relation | 'K' or 'O' TupleData
-void pgoutput_decoder::change(char tag, cursor& in) {
+void pgoutput_decoder::change(char tag, pgoutput_cursor& in) {
   if (!open_) throw protocol_error("pgoutput: a change outside a transaction");
   const auto id = in.int32();
   const auto& relation = find_relation(id);
@@ -203,24 +140,24 @@ void pgoutput_decoder::change(char tag, cursor& in) {
   }
   if (tag == 'I') {
     if (kind != 'N') throw protocol_error("pgoutput: Insert without a new tuple");
-    writer_.insert(next_change(), relation, read_tuple(in));
+    writer_.insert(next_change(), relation, in.tuple());
   } else if (tag == 'D') {
     if (kind != 'K' && kind != 'O') throw protocol_error("pgoutput: Delete without an old tuple");
-    writer_.remove(next_change(), relation, read_tuple(in));
+    writer_.remove(next_change(), relation, in.tuple());
   } else {
     std::optional<tuple_values> old;
     if (kind == 'K' || kind == 'O') {
-      old = read_tuple(in);
+      old = in.tuple();
       kind = static_cast<char>(in.byte());
     }
     if (kind != 'N') throw protocol_error("pgoutput: Update without a new tuple");
-    writer_.update(next_change(), relation, read_tuple(in), old ? &*old : nullptr);
+    writer_.update(next_change(), relation, in.tuple(), old ? &*old : nullptr);
   }
   body_.settle();
 }
 
 // Message: Int8 flags (1: transactional) | Int64 LSN | String prefix | Int32 length | content
-void pgoutput_decoder::logical_message(cursor& in) {
+void pgoutput_decoder::logical_message(pgoutput_cursor& in) {
   const bool transactional = (in.byte() & 1) != 0;
   in.int64();
   const auto prefix = in.string();

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "reader/change_decoder.hpp"
+#include "reader/pgoutput_cursor.hpp"
 #include "reader/spill_buffer.hpp"
 #include "reader/wal2json_writer.hpp"
 
@@ -30,12 +31,11 @@ class pgoutput_decoder final : public change_decoder {
   void reset() override;
 
  private:
-  class cursor;
-  void begin(cursor& in, const xlog_data& message);
-  void commit(cursor& in, const xlog_data& message);
-  void relation(cursor& in);
-  void change(char tag, cursor& in);
-  void logical_message(cursor& in);
+  void begin(pgoutput_cursor& in, const xlog_data& message);
+  void commit(pgoutput_cursor& in, const xlog_data& message);
+  void relation(pgoutput_cursor& in);
+  void change(char tag, pgoutput_cursor& in);
+  void logical_message(pgoutput_cursor& in);
   const relation_shape& find_relation(std::uint32_t id) const;
   std::string& next_change();  // where the next change object goes, after its comma
 

@@ -1,5 +1,8 @@
 #include "reader/slot_catalog.hpp"
 
+#include "reader/row_stream_setup.hpp"
+#include "reader/row_stream_spec.hpp"
+
 namespace deltastream::reader {
 
 namespace {
@@ -9,14 +12,20 @@ namespace {
 
 constexpr const char* list_sql =
     "SELECT slot_name, confirmed_flush_lsn::text, "
-    "       COALESCE((pg_current_wal_lsn() - confirmed_flush_lsn)::bigint, 0), active, plugin "
+    "       COALESCE((pg_current_wal_lsn() - confirmed_flush_lsn)::bigint, 0), active, plugin, "
+    "       CASE WHEN starts_with(slot_name, 'delta_v2_') THEN "
+    "         (SELECT COALESCE(json_agg(to_jsonb(t) ORDER BY t.schemaname, t.tablename), '[]')::text "
+    "          FROM pg_publication_tables t WHERE t.pubname = slot_name) END, "
+    "       (SELECT obj_description(p.oid, 'pg_publication') FROM pg_publication p WHERE p.pubname = slot_name) "
     "FROM pg_replication_slots "
     "WHERE database = current_database() AND slot_type = 'logical' AND " OUR_PLUGINS
     "  AND starts_with(slot_name, 'delta_') ORDER BY slot_name";
 // With the publications a pgoutput stream reads: $2, and $2_keyed when it exists.
 constexpr const char* committed_sql =
     "SELECT confirmed_flush_lsn::text, pg_current_wal_lsn()::text, plugin, "
-    "       ARRAY(SELECT pubname::text FROM pg_publication WHERE pubname::text IN ($2::text, $2::text || '_keyed') "
+    "       ARRAY(SELECT pubname::text FROM pg_publication "
+    "             WHERE CASE WHEN starts_with($1, 'delta_v2_') THEN pubname::text = $1 "
+    "                        ELSE pubname::text IN ($2::text, $2::text || '_keyed') END "
     "             ORDER BY pubname) "
     "FROM pg_replication_slots "
     "WHERE slot_name = $1 AND database = current_database() AND " OUR_PLUGINS;
@@ -62,7 +71,8 @@ void slot_catalog::list(answer_to<std::vector<slot>> done) {
     for (int row = 0; row < PQntuples(rows); ++row) {
       slots.push_back({PQgetvalue(rows, row, 0), PQgetvalue(rows, row, 1),
                        std::stoll(PQgetvalue(rows, row, 2)),
-                       std::string_view(PQgetvalue(rows, row, 3)) == "t", PQgetvalue(rows, row, 4)});
+                       std::string_view(PQgetvalue(rows, row, 3)) == "t", PQgetvalue(rows, row, 4),
+                       PQgetvalue(rows, row, 5), PQgetvalue(rows, row, 6)});
     }
     return slots;
   });
@@ -83,6 +93,14 @@ void slot_catalog::committed_position(const stream_name& name, const std::string
 }
 
 void slot_catalog::drop(const std::string& name, answer_to<bool> done) {
+  if (is_row_stream(name)) {
+    return row_stream_setup(sql_).drop(name, [done = std::move(done)](std::optional<pg_error> error) {
+      outcome<bool> result;
+      result.value = !error;
+      if (error && error->sqlstate() != "P0002") result.error = std::move(error);  // P0002: no such slot
+      done(std::move(result));
+    });
+  }
   ask<bool>(sql_, "drop slot", drop_sql, {name}, std::move(done),
             [](const PGresult* rows) { return PQntuples(rows) > 0; });
 }

@@ -19,11 +19,11 @@ slot_creations::slot_creations(std::string conninfo, std::chrono::seconds hold,
     : conninfo_(std::move(conninfo)), hold_(hold), answer_timeout_(answer_timeout) {}
 
 void slot_creations::create(const stream_name& name, const std::string& plugin, std::string id,
-                            std::uint64_t ticket) {
+                            std::uint64_t ticket, finished_function finished) {
   auto connection = std::make_unique<replication_connection>(conninfo_);
   connection->create_slot(name.str(), plugin);
   const auto wait = std::get<replication_source::wait_for>(connection->poll_create_slot());
-  creating_.push_back({ticket, std::move(id), name.str(), plugin, std::move(connection), wait,
+  creating_.push_back({ticket, std::move(id), name.str(), plugin, std::move(finished), std::move(connection), wait,
                        clock::now() + answer_timeout_});
 }
 
@@ -53,6 +53,7 @@ void slot_creations::step(clock::time_point now, const zmq_pollitem_t* results,
           module_logger("control")->info("created {} ({}) at {} (snapshot {})", created->slot, pending.plugin,
                                          created->consistent_point.to_string(), created->snapshot);
           snapshots_[pending.name] = {std::move(pending.connection), now + hold_};
+          if (pending.finished) pending.finished(created->consistent_point);
         } else {
           pending.wait = std::get<replication_source::wait_for>(outcome);
         }
@@ -65,6 +66,7 @@ void slot_creations::step(clock::time_point now, const zmq_pollitem_t* results,
     } catch (const std::exception& error) {  // pg_error or protocol_error
       module_logger("control")->warn("create {}: {}", pending.name, error.what());
       answer = proto::error_reply(pending.id, proto::refusal_code::postgres, error.what());
+      if (pending.finished) pending.finished(std::nullopt);
     }
     if (answer) {
       reply(pending.ticket, std::move(*answer));

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,11 @@ class slot_creations {
   slot_creations(std::string conninfo, std::chrono::seconds hold, std::chrono::milliseconds answer_timeout);
 
   // Starts creating the slot with output plugin `plugin`; the reply (to `id`, by
-  // `ticket`) comes from step().
-  void create(const stream_name& name, const std::string& plugin, std::string id, std::uint64_t ticket);
+  // `ticket`) comes from step(), after `finished` (if given) heard how it went: the
+  // slot's consistent point, or nullopt when it was not created.
+  using finished_function = std::function<void(std::optional<lsn> consistent_point)>;
+  void create(const stream_name& name, const std::string& plugin, std::string id, std::uint64_t ticket,
+              finished_function finished = nullptr);
 
   // Appends the sockets to poll; step() reads their results in the same order and
   // replies to the creations that finished (or failed, or timed out).
@@ -53,6 +57,7 @@ class slot_creations {
     std::string id;
     std::string name;
     std::string plugin;
+    finished_function finished;
     std::unique_ptr<replication_connection> connection;
     replication_source::wait_for wait;
     clock::time_point deadline;

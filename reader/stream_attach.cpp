@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/logging.hpp"
+#include "reader/row_stream_spec.hpp"
 
 // How a consumer attaches to a stream: the slot is checked and streaming started before
 // the consumer's lease is granted, and every reply waits for PostgreSQL's answer.
@@ -94,12 +95,17 @@ std::optional<std::string> stream_registry::start_attach(const proto::control_re
       journal_->forget(request.stream);
     }
   }
+  if (is_row_stream(request.stream) && (slot.value->plugin != "pgoutput" || slot.value->publications.empty())) {
+    return error_reply(request.id, refusal_code::postgres,
+                       "row stream \"" + request.stream + "\" has lost its publication (of the same name): "
+                       "drop the stream and create it again");
+  }
   if (slot.value->plugin == "pgoutput" && slot.value->publications.empty()) {
     return error_reply(request.id, refusal_code::postgres,
                        "publication \"" + settings_.publication + "\" does not exist: create a stream with "
                        "\"plugin\": \"pgoutput\" to have it created, or create it yourself");
   }
-  auto attached = std::make_shared<stream>(name, committed, make_decoder(*slot.value), stream_settings_, sink_,
+  auto attached = std::make_shared<stream>(name, committed, make_decoder(name, *slot.value), stream_settings_, sink_,
                                            ends_, epochs_);
   attached->start(request.marker);  // never blocks: the reply waits for PostgreSQL's answer
   attaches_.push_back({ticket, request, attached, ended_epoch, true});

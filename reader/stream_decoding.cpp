@@ -1,6 +1,8 @@
 #include "reader/stream_registry.hpp"
 
 #include "reader/pgoutput_decoder.hpp"
+#include "reader/row_event_decoder.hpp"
+#include "reader/row_stream_spec.hpp"
 #include "reader/wal2json_decoder.hpp"
 
 // How a stream decodes its slot: by the slot's own output plugin, and for pgoutput with
@@ -25,8 +27,12 @@ std::string array_literal(const std::vector<type_key>& keys, bool typmods) {
 
 }  // namespace
 
-std::unique_ptr<change_decoder> stream_registry::make_decoder(const slot_catalog::position& slot) {
+std::unique_ptr<change_decoder> stream_registry::make_decoder(const stream_name& name,
+                                                             const slot_catalog::position& slot) {
   // A restarted reader needs nothing but the slot to decode it the same way.
+  if (is_row_stream(name.str())) {
+    return std::make_unique<row_event_decoder>(name.str(), stream_settings_.message_part_bytes);
+  }
   if (slot.plugin == "pgoutput") {
     return std::make_unique<pgoutput_decoder>(slot.publications, types_, stream_settings_.message_part_bytes);
   }

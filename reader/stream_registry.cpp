@@ -7,6 +7,7 @@
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "proto/data_frame.hpp"
+#include "reader/row_stream_spec.hpp"
 
 namespace deltastream::reader {
 
@@ -36,6 +37,7 @@ stream_registry::stream_registry(const registry_settings& settings, message_sink
       reply_later_(std::move(reply_later)),
       catalog_(settings.conninfo, stream_settings_.start_timeout),
       publications_(catalog_.queries(), settings.publication),
+      row_streams_(catalog_.queries()),
       drops_(catalog_, reply_later_),
       creations_(settings.conninfo, settings.snapshot_hold, stream_settings_.start_timeout),
       journal_(settings.ack_journal.empty() ? nullptr : std::make_unique<ack_journal>(settings.ack_journal)),
@@ -82,6 +84,7 @@ std::optional<std::string> stream_registry::dispatch(const proto::control_reques
 
 std::optional<std::string> stream_registry::create(const proto::control_request& request,
                                                    std::uint64_t ticket) {
+  if (!request.tables.empty() || is_row_stream(request.stream)) return create_row_stream(request, ticket);
   const auto name = request.stream.empty() ? stream_name::generate() : *stream_name::parse(request.stream);
   if (journal_) journal_->forget(name.str());  // a new slot: nothing of it is acknowledged
   const auto plugin = request.plugin.empty() ? settings_.plugin : request.plugin;
@@ -95,6 +98,37 @@ std::optional<std::string> stream_registry::create(const proto::control_request&
       if (error) throw *error;
       creations_.create(name, "pgoutput", id, ticket);
     } catch (const pg_error& refused) {
+      reply_later_(ticket, postgres_refusal(id, "create " + name.str(), refused));
+    }
+  });
+  return std::nullopt;
+}
+
+// A row stream: its own publication (the tables, columns and row filters asked for), then
+// a pgoutput slot; a slot that could not be created takes the publication with it.
+std::optional<std::string> stream_registry::create_row_stream(const proto::control_request& request,
+                                                             std::uint64_t ticket) {
+  if (!is_row_stream(request.stream) || request.tables.empty()) {
+    return error_reply(request.id, refusal_code::bad_request,
+                       "a row stream needs both a name beginning " + std::string(row_stream_prefix) +
+                           " and \"tables\"; other names are for wal2json-format streams, without \"tables\"");
+  }
+  auto tables = parse_row_tables(request.tables);
+  if (const auto* problem = std::get_if<std::string>(&tables)) {
+    return error_reply(request.id, refusal_code::bad_request, *problem);
+  }
+  const auto name = *stream_name::parse(request.stream);
+  if (journal_) journal_->forget(name.str());
+  const auto definition = row_stream_definition(name.str(), std::get<std::vector<row_table_spec>>(tables));
+  row_streams_.create(definition, [this, name, id = request.id, ticket](std::optional<pg_error> error) {
+    try {
+      if (error) throw *error;
+      creations_.create(name, "pgoutput", id, ticket, [this, name](std::optional<lsn> start) {
+        if (start) return row_streams_.record_start(name.str(), *start);
+        row_streams_.remove_orphan(name.str());
+      });
+    } catch (const pg_error& refused) {
+      if (!error) row_streams_.remove_orphan(name.str());
       reply_later_(ticket, postgres_refusal(id, "create " + name.str(), refused));
     }
   });
@@ -126,7 +160,9 @@ std::optional<std::string> stream_registry::list(const proto::control_request& r
 std::string stream_registry::postgres_refusal(const std::string& id, std::string_view what,
                                               const pg_error& error) const {
   module_logger("control")->warn("{}: {}", what, error.what());
-  return error_reply(id, refusal_code::postgres, error.what());
+  auto reply = proto::refusal(id, refusal_code::postgres, error.what());
+  if (!error.sqlstate().empty()) reply.add("sqlstate", error.sqlstate());
+  return reply.str();
 }
 
 std::string stream_registry::describe(const std::string& id, const std::vector<slot_catalog::slot>& slots) const {
@@ -138,9 +174,18 @@ std::string stream_registry::describe(const std::string& id, const std::vector<s
         .add("lag_bytes", slot.lag_bytes)
         .add("active", slot.active)
         .add("plugin", slot.plugin)
+        .add("format", is_row_stream(slot.name) ? "rows" : "wal2json")
         .add("lag_warning", watch_.lagging(slot.name));
+    if (is_row_stream(slot.name)) {
+      item.raw("tables", slot.tables.empty() ? "[]" : slot.tables);
+      const auto at = slot.comment.rfind(' ');
+      if (const auto start = lsn::parse(at == std::string::npos ? "" : slot.comment.substr(at + 1))) {
+        item.add("created_lsn", start->to_string());
+      }
+    }
     const auto attached = streams_.find(slot.name);
     item.add("attached", attached != streams_.end());
+    item.add("consumer", leases_.holder(slot.name, clock::now()).has_value());
     if (attached != streams_.end()) {
       item.add("epoch", attached->second->epoch())
           .add("seq", attached->second->seq())

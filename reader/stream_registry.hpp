@@ -16,6 +16,7 @@
 #include "reader/ack_journal.hpp"
 #include "reader/consumer_leases.hpp"
 #include "reader/publication_setup.hpp"
+#include "reader/row_stream_setup.hpp"
 #include "reader/slot_catalog.hpp"
 #include "reader/slot_creations.hpp"
 #include "reader/slot_drops.hpp"
@@ -63,6 +64,7 @@ class stream_registry {
  private:
   std::optional<std::string> dispatch(const proto::control_request& request, std::uint64_t ticket);
   std::optional<std::string> create(const proto::control_request& request, std::uint64_t ticket);
+  std::optional<std::string> create_row_stream(const proto::control_request& request, std::uint64_t ticket);
   std::optional<std::string> drop(const proto::control_request& request, std::uint64_t ticket);
   std::optional<std::string> list(const proto::control_request& request, std::uint64_t ticket);
   std::string describe(const std::string& id, const std::vector<slot_catalog::slot>& slots) const;
@@ -81,7 +83,7 @@ class stream_registry {
   std::string grant_attach(const proto::control_request& request, const stream& current,
                            std::optional<std::uint64_t> ended_epoch);
   void finish_attaches();
-  std::unique_ptr<change_decoder> make_decoder(const slot_catalog::position& slot);
+  std::unique_ptr<change_decoder> make_decoder(const stream_name& name, const slot_catalog::position& slot);
   void resolve_types(std::vector<type_key> keys, stream_settings::type_answer answer);
   std::string detach(const proto::control_request& request);
   std::string ack(const proto::control_request& request);
@@ -104,6 +106,7 @@ class stream_registry {
   end_outbox ends_;
   slot_catalog catalog_;
   publication_setup publications_;
+  row_stream_setup row_streams_;
   type_names types_;  // every pgoutput stream's column types, asked once each
   slot_drops drops_;
   slot_creations creations_;

@@ -31,8 +31,8 @@ unsigned status_of(const access_policy& policy, const http_request& request, boo
 
 TEST_CASE("token files: scopes, comments, and malformed lines named") {
   const auto tokens = access_tokens::from_text(token_file, "t");
-  CHECK(tokens.authorize("aaaaaaaaaaaaaaaaaaaaaaaa") == access_scope::admin);
-  CHECK(tokens.authorize("rrrrrrrrrrrrrrrrrrrrrrrr") == access_scope::read);
+  CHECK(tokens.authorize("aaaaaaaaaaaaaaaaaaaaaaaa")->scope == access_scope::admin);
+  CHECK(tokens.authorize("rrrrrrrrrrrrrrrrrrrrrrrr")->scope == access_scope::read);
   CHECK_FALSE(tokens.authorize("rrrrrrrrrrrrrrrrrrrrrrr"));   // one short
   CHECK_FALSE(tokens.authorize("rrrrrrrrrrrrrrrrrrrrrrrrr"));  // one long
   CHECK_FALSE(tokens.authorize(""));
@@ -101,4 +101,40 @@ TEST_CASE("WebSocket origins: same origin by default, or the allow-list") {
   policy.allowed_origins = {"*"};
   request.set(http::field::origin, "https://evil.example");
   CHECK(status_of(policy, request, true) == 200);
+}
+
+TEST_CASE("tokens limited to v2 streams read those streams and the list, nothing else") {
+  access_policy policy;
+  policy.tokens = access_tokens::from_text(std::string(token_file) + "read:orders_sync,billing llllllllllllllllllllllll\n", "t");
+  const auto as = [&](const std::string& target, http::verb method = http::verb::get) {
+    auto request = request_for(target);
+    request.method(method);
+    request.set(http::field::authorization, "Bearer llllllllllllllllllllllll");
+    return status_of(policy, request);
+  };
+  CHECK(as("/v2/streams/orders_sync/changes") == 200);
+  CHECK(as("/v2/streams/billing/snapshot?table=t") == 200);
+  CHECK(as("/v2/streams/billing") == 200);
+  CHECK(as("/v2/streams") == 200);
+  CHECK(as("/v2/streams/other/changes") == 403);
+  CHECK(as("/v2/streams/orders_sync_2") == 403);
+  CHECK(as("/v1/lr/stream?slotName=delta_x") == 403);
+  CHECK(as("/v1/snapshot/stream?table=t") == 403);
+  CHECK(as("/metrics") == 403);
+  CHECK(as("/v2/streams", http::verb::post) == 403);                 // creating needs admin
+  CHECK(as("/v2/streams/billing", http::verb::delete_) == 403);      // so does deleting
+  CHECK(as("/healthz") == 200);
+
+  auto read_token = request_for("/v2/streams/billing");
+  read_token.method(http::verb::delete_);
+  read_token.set(http::field::authorization, "Bearer rrrrrrrrrrrrrrrrrrrrrrrr");
+  CHECK(status_of(policy, read_token) == 403);
+  read_token.set(http::field::authorization, "Bearer aaaaaaaaaaaaaaaaaaaaaaaa");
+  CHECK(status_of(policy, read_token) == 200);
+
+  for (const char* bad : {"read: xxxxxxxxxxxxxxxxxxxxxxxx", "read:Bad xxxxxxxxxxxxxxxxxxxxxxxx",
+                          "read:a,,b xxxxxxxxxxxxxxxxxxxxxxxx", "write:a xxxxxxxxxxxxxxxxxxxxxxxx"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(access_tokens::from_text(bad, "f.txt"), config_error);
+  }
 }

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/gateway_context.hpp"
+
+namespace deltastream::gateway {
+
+// A v2 stream as GET /v2/streams/{name} shows it:
+//   {"name", "tables": [{"table": "public.orders", "columns": [...], "where": "..." or null}],
+//    "snapshot": {"held_until": "..."} or null, "consumer": {"connected": bool},
+//    "observers", "acked_lsn", "lag_bytes", "lag_warning", "created_lsn"}
+struct v2_stream_view {
+  std::string name;
+  std::string json;
+};
+
+// The row streams of the reader's `list` reply, with this gateway's observers and
+// snapshots. Call on the I/O thread (the hub is read).
+std::vector<v2_stream_view> row_streams(gateway_context& context, std::string_view list_reply);
+
+}  // namespace deltastream::gateway
