@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/logging.hpp"
+#include "gateway/v2_path.hpp"
 #include "proto/stream_end.hpp"
 
 namespace deltastream::gateway {
@@ -176,9 +177,13 @@ void stream_hub::end_consumer(const std::string& stream, stream_entry& entry, cl
   if (client) client->end(code, std::move(reason));
 }
 
-void stream_hub::drop(const std::string& stream, const std::string& reason) {
+void stream_hub::drop(const std::string& stream) {
   if (auto found = streams_.find(stream); found != streams_.end()) {
     // Not "reconnect to resume": a reconnect would get 404.
+    const auto v2_name = v2_name_of_slot(stream);
+    const std::string reason = v2_name.empty()
+                                   ? "the stream was dropped: its slot no longer exists; /v1/init creates a new one"
+                                   : "stream \"" + v2_name + "\" was deleted";
     auto& entry = found->second;
     entry.observers.insert(entry.observers.end(), entry.joining.begin(), entry.joining.end());
     entry.joining.clear();

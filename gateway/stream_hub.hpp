@@ -85,8 +85,7 @@ class stream_hub {
   std::map<std::string, stream_stats> stats() const;
   // The stream's slot is gone: its connections end for good (1000, no resume hint), and
   // its counters go, so that /metrics does not grow with every /v1/init.
-  void drop(const std::string& stream,
-            const std::string& reason = "the stream was dropped: its slot no longer exists; /v1/init creates a new one");
+  void drop(const std::string& stream);
   // A connection of `stream` was closed by the gateway with `code`.
   void count_disconnect(const std::string& stream, close_code code);
 

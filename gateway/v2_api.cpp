@@ -171,7 +171,7 @@ void delete_stream(gateway_context& context, const std::string& name, respond_fu
   context.link.call(drop, [&context, respond, name](const proto::control_reply& reply) {
     if (!reply.ok) return respond(json_error(refusal_status(reply), refusal_message(reply, name)));
     const auto slot = v2_slot(name);
-    context.hub.drop(slot, "stream \"" + name + "\" was deleted");
+    context.hub.drop(slot);
     net::post(context.database, [&context, slot] { context.snapshots.forget(slot); });
     http_response done{http::status::no_content, 11};
     respond(std::move(done));

@@ -98,8 +98,11 @@ std::variant<snapshot_store::page, std::string> build_v2_snapshot_copy(PGconn* c
     if (auto problem = after_problem(request.after, key_count)) return refuse(400, *problem);
     // COPY takes no parameters: the values wait in a setting of this transaction.
     pg_exec(conn, "SELECT set_config('deltastream.after', $1, true)", {request.after});
-    where += std::string(where.empty() ? " WHERE " : " AND ") + "(" + key_tuple + ") > (SELECT " + after_tuple +
-             " FROM (SELECT current_setting('deltastream.after')::jsonb AS a) AS after_key)";
+    // Cast here, before the COPY: an error inside one would come after its 200.
+    const std::string after_key = "(SELECT " + after_tuple +
+                                  " FROM (SELECT current_setting('deltastream.after')::jsonb AS a) AS after_key)";
+    pg_exec(conn, "SELECT " + after_key, {});
+    where += std::string(where.empty() ? " WHERE " : " AND ") + "(" + key_tuple + ") > " + after_key;
   }
   std::string copy = "COPY (SELECT to_json(r) FROM (SELECT " + columns + " FROM " + relation + where;
   if (!order.empty()) copy += " ORDER BY " + order;
