@@ -210,6 +210,16 @@ void reader_link::receive_replies(zmq::socket_t& dealer) {
     auto reply = proto::decode_control_reply(message.to_string_view());
     auto found = pending_.find(reply.id);
     if (found == pending_.end()) continue;  // answered after its deadline
+    if (reply.protocol != proto::control_protocol) {
+      // An older or newer reader: its replies may mean something else; none is trusted.
+      const auto spoken = reply.protocol ? std::to_string(*reply.protocol) : std::string("1 (none named)");
+      reply.ok = false;
+      reply.code = proto::refusal_code::none;
+      reply.error = "the reader speaks control protocol " + spoken + ", this gateway " +
+                    std::to_string(proto::control_protocol) + ": run a reader and a gateway of the same release";
+      if (!warned_protocol_) module_logger("link")->error("{}", reply.error);
+      warned_protocol_ = true;
+    }
     net::post(io_, [handler = std::move(found->second.handler), reply = std::move(reply)] {
       handler(reply);
     });

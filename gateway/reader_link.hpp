@@ -86,6 +86,7 @@ class reader_link {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> disconnects_{0};
   bool handshake_refused_ = false;  // link thread: say it once, not at every retry
+  bool warned_protocol_ = false;    // link thread: a reader of another release, said once
   std::thread thread_;
 
   // I/O thread only.

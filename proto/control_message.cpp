@@ -146,6 +146,13 @@ decoded_request decode_control_request(std::string_view json) {
         return result;
       }
       request.pause = pause;
+    } else if (key == "protocol") {
+      std::uint64_t version = 0;
+      if (field.value.get_uint64().get(version) || version != control_protocol) {
+        result.error = "control protocol " + simdjson::minify(field.value) + " is not this reader's (" +
+                       std::to_string(control_protocol) + "): run a gateway or tool of the same release";
+        return result;
+      }
     } else if (key == "tables") {
       if (!field.value.is_array()) {
         result.error = "\"tables\" must be an array";
@@ -189,6 +196,7 @@ decoded_request decode_control_request(std::string_view json) {
 std::string encode_control_request(const control_request& request) {
   json_object out;
   out.add("op", to_string(request.op));
+  out.add("protocol", control_protocol);
   if (!request.id.empty()) out.add("id", request.id);
   if (!request.stream.empty()) out.add("stream", request.stream);
   if (request.ack_lsn) out.add("lsn", request.ack_lsn->to_string());
@@ -228,6 +236,7 @@ control_reply decode_control_reply(std::string_view json) {
   if (!object["epoch"].get_uint64().get(number)) reply.epoch = number;
   if (!object["seq"].get_uint64().get(number)) reply.seq = number;
   if (!object["retry_after_ms"].get_uint64().get(number)) reply.retry_after_ms = number;
+  if (!object["protocol"].get_uint64().get(number)) reply.protocol = number;
   if (!object["ended_epoch"].get_uint64().get(number)) reply.ended_epoch = number;
   if (!reply.ok && reply.error.empty()) reply.error = "the reader refused the request";
   return reply;
@@ -236,6 +245,7 @@ control_reply decode_control_reply(std::string_view json) {
 json_object ok_reply(std::string_view id) {
   json_object out;
   out.add("id", id);
+  out.add("protocol", control_protocol);
   out.add("ok", true);
   return out;
 }
@@ -243,6 +253,7 @@ json_object ok_reply(std::string_view id) {
 json_object refusal(std::string_view id, refusal_code code, std::string_view message) {
   json_object out;
   out.add("id", id);
+  out.add("protocol", control_protocol);
   out.add("ok", false);
   out.add("code", to_string(code));
   out.add("error", message);

@@ -13,6 +13,11 @@ namespace deltastream::proto {
 // Control requests to the reader's ROUTER socket: one JSON object per request,
 // one JSON object per reply. See proto/PROTOCOL.md.
 
+// The control protocol's version: every request and reply carries it as "protocol". A
+// request with another is refused (one without is a tool that predates the field, whose
+// requests version 2 still reads alike); a gateway refuses replies without this one.
+inline constexpr std::uint64_t control_protocol = 2;
+
 enum class control_op { create, drop, list, attach, detach, ack, release, status, hold, unhold };
 
 std::string_view to_string(control_op op);
@@ -91,6 +96,7 @@ struct control_reply {
   // attach with restart: the epoch this attach ended, whose tail may still be on its way.
   std::optional<std::uint64_t> ended_epoch;
   std::optional<std::uint64_t> retry_after_ms;  // ...whose lease ends then unless renewed
+  std::optional<std::uint64_t> protocol;  // the reader's control protocol (none before 2)
   std::string sqlstate;  // with code postgres: PostgreSQL's SQLSTATE, when it gave one
   std::string json;  // the whole reply, for the fields only some callers read
 };

@@ -5,9 +5,12 @@ import asyncio
 import json
 import os
 import tempfile
+import threading
+import types
 import unittest
 
 import websockets
+import zmq
 
 from harness import Control, Gateway, Reader, Subscriber, drop_slots, sql, wait_until
 
@@ -379,6 +382,49 @@ class LimitedTokenTest(V2Case):
                 return await events_until(ws, lambda e: e["op"] == "commit")
 
         self.assertEqual(asyncio.run(scenario())[1]["new"]["id"], 1)
+
+
+class ProtocolVersionTest(unittest.TestCase):
+    def test_a_reader_and_a_gateway_of_different_releases_refuse_each_other(self):
+        reader = Reader()
+        control = Control(reader.control)
+        try:
+            refused = control.request("status", protocol=1)
+            self.assertEqual(refused["code"], "bad_request")
+            self.assertIn("control protocol 1 is not this reader's (2)", refused["error"])
+            self.assertEqual(control.ok("status")["protocol"], 2)  # no "protocol": read as this one
+        finally:
+            control.close()
+            reader.close()
+
+        # A reader of the release before: it answers, without naming a version.
+        context = zmq.Context.instance()
+        router = context.socket(zmq.ROUTER)
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        old_reader = types.SimpleNamespace(control=f"tcp://127.0.0.1:{port}", publish="tcp://127.0.0.1:1")
+        gateway = Gateway(old_reader)
+        stop = threading.Event()
+
+        def answer_like_version_1():
+            while not stop.is_set():
+                if router.poll(100):
+                    *route, body = router.recv_multipart()
+                    request = json.loads(body)
+                    router.send_multipart([*route, json.dumps({"id": request.get("id", ""), "ok": True,
+                                                                "streams": []}).encode()])
+
+        thread = threading.Thread(target=answer_like_version_1)
+        thread.start()
+        try:
+            status, body = gateway.http("GET", "/v2/streams")
+            self.assertEqual(status, 503, body)
+            self.assertIn("the reader speaks control protocol 1 (none named), this gateway 2", body["error"])
+            self.assertIn("the reader speaks control protocol", gateway.output())
+        finally:
+            stop.set()
+            thread.join()
+            gateway.close()
+            router.close(linger=0)
 
 
 if __name__ == "__main__":

@@ -116,10 +116,34 @@ TEST_CASE("replies decode: attach position and consumer conflicts") {
   CHECK(decode_control_reply("nonsense").error.find("malformed") != std::string::npos);
 }
 
-TEST_CASE("replies carry id and ok") {
-  CHECK(ok_reply("9").add("stream", "delta_x").str() == R"({"id":"9","ok":true,"stream":"delta_x"})");
+TEST_CASE("replies carry id, the protocol version and ok") {
+  CHECK(ok_reply("9").add("stream", "delta_x").str() == R"({"id":"9","protocol":2,"ok":true,"stream":"delta_x"})");
   CHECK(error_reply("9", refusal_code::no_such_stream, "no \"such\" stream") ==
-        R"({"id":"9","ok":false,"code":"no_such_stream","error":"no \"such\" stream"})");
+        R"({"id":"9","protocol":2,"ok":false,"code":"no_such_stream","error":"no \"such\" stream"})");
+  CHECK(decode_control_reply(ok_reply("9").str()).protocol == control_protocol);
+  CHECK_FALSE(decode_control_reply(R"({"id":"9","ok":true})").protocol);  // a reader before version 2
+}
+
+TEST_CASE("a request names its protocol version; another version is refused, none is read as this one") {
+  CHECK(encode_control_request({}).find("\"protocol\":2") != std::string::npos);
+  CHECK(decode_control_request(R"({"op":"status","protocol":2})").request);
+  CHECK(decode_control_request(R"({"op":"status"})").request);
+  for (const char* other : {R"({"op":"status","protocol":1})", R"({"op":"status","protocol":3})",
+                            R"({"op":"status","protocol":"2"})"}) {
+    CAPTURE(other);
+    const auto refused = decode_control_request(other);
+    CHECK_FALSE(refused.request);
+    CHECK(refused.error.find("is not this reader's (2)") != std::string::npos);
+  }
+}
+
+TEST_CASE("create carries a row stream's tables as JSON") {
+  const auto decoded = decode_control_request(
+      R"({"op":"create","stream":"delta_v2_a","tables":[{"table":"t","where":"a > 1"}]})");
+  REQUIRE(decoded.request);
+  CHECK(decoded.request->tables == R"([{"table":"t","where":"a > 1"}])");
+  CHECK(decode_control_request(encode_control_request(*decoded.request)).request->tables == decoded.request->tables);
+  CHECK_FALSE(decode_control_request(R"({"op":"create","tables":{"table":"t"}})").request);
 }
 
 TEST_CASE("every refusal code parses back; one from a newer reader is 'unknown'") {
