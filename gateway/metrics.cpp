@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "gateway/v2_path.hpp"
+
 namespace deltastream::gateway {
 
 namespace {
@@ -15,17 +17,22 @@ class family {
       : out_(out), name_(name) {
     fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   }
-  // Stream names are delta_[a-z0-9_]: nothing to escape in a label value.
+  // Stream names are delta_[a-z0-9_]: nothing to escape in a label value. A v2 stream
+  // is labelled by its name too, as its API knows it.
   void sample(std::string_view stream, double value) {
-    fmt::format_to(std::back_inserter(out_), "{}{{stream=\"{}\"}} {}\n", name_, stream, value);
+    fmt::format_to(std::back_inserter(out_), "{}{{{}}} {}\n", name_, labels(stream), value);
   }
   void sample(std::string_view stream, std::uint16_t code, double value) {
-    fmt::format_to(std::back_inserter(out_), "{}{{stream=\"{}\",code=\"{}\"}} {}\n", name_, stream,
-                   code, value);
+    fmt::format_to(std::back_inserter(out_), "{}{{{},code=\"{}\"}} {}\n", name_, labels(stream), code, value);
   }
   void sample(double value) { fmt::format_to(std::back_inserter(out_), "{} {}\n", name_, value); }
 
  private:
+  static std::string labels(std::string_view stream) {
+    const auto v2_name = v2_name_of_slot(stream);
+    return "stream=\"" + std::string(stream) + "\"" + (v2_name.empty() ? "" : ",v2_stream=\"" + v2_name + "\"");
+  }
+
   std::string& out_;
   std::string_view name_;
 };

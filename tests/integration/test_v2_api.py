@@ -116,6 +116,20 @@ class CreateTest(V2Case):
         self.assertEqual(self.gateway.http("GET", "/v2/streams/nobody")[0], 404)
         self.assertEqual(self.gateway.http("GET", "/v2/streams/Bad-Name")[0], 404)
 
+    def test_metrics_label_v2_streams_by_name_and_the_lag_warning_covers_them(self):
+        self.gateway.close()
+        self.reader.close()
+        self.reader = Reader("--status-interval", "1", "--lag-warning-bytes", str(1 << 20))
+        self.gateway = Gateway(self.reader)
+        self.created({"name": "watched", "tables": [{"table": "v2_keyed"}]})
+        sql("INSERT INTO v2_keyed SELECT g, 'unread', g, repeat('x', 200) FROM generate_series(1, 10000) g")
+        wait_until(lambda: self.gateway.http("GET", "/v2/streams/watched")[1]["lag_warning"], timeout=30,
+                   what="the lag warning of an unread v2 stream")
+        self.assertIn("watched", self.reader.output())
+        status, metrics = self.gateway.http("GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn('deltastream_slot_lag_bytes{stream="delta_v2_watched",v2_stream="watched"}', metrics.decode())
+
     def test_every_refusal_says_why_and_leaves_no_slot_and_no_publication(self):
         self.created({"name": "taken", "tables": [{"table": "v2_keyed"}]})
         cases = [
