@@ -84,7 +84,9 @@ def run(command):
     return result.stdout
 
 
-class ReadmeWalkthroughTest(unittest.IsolatedAsyncioTestCase):
+class DemoDatabaseCase(unittest.IsolatedAsyncioTestCase):
+    """The quickstart's demo tables in a database of their own, a reader and a gateway on it."""
+
     def setUp(self):
         self.drop_database()
         sql(f"CREATE DATABASE {DATABASE}")
@@ -120,6 +122,8 @@ class ReadmeWalkthroughTest(unittest.IsolatedAsyncioTestCase):
     async def next_message(self, ws):
         return json.loads(await asyncio.wait_for(ws.recv(), 30))
 
+
+class ReadmeWalkthroughTest(DemoDatabaseCase):
     async def test_the_walkthrough_answers_as_printed(self):
         init, page, stream, ack, reinit = steps(readme_blocks("## The API")[0])
 
@@ -177,6 +181,53 @@ class ReadmeWalkthroughTest(unittest.IsolatedAsyncioTestCase):
         lines = run(self.as_here(command)).splitlines()
         self.assertEqual(lines[:len(printed)], printed)
         self.assertEqual(len(lines), 3)  # and the third demo order
+
+
+class ReadmeNativeApiTest(DemoDatabaseCase):
+    """The native API's walk-through, as printed."""
+
+    def tearDown(self):
+        drop_slots("starts_with(slot_name, 'delta_v2_')")
+        super().tearDown()
+
+    async def test_the_native_walkthrough_answers_as_printed(self):
+        create, snapshot, changes, ack, delete = steps(readme_blocks("## The native API")[0])
+
+        printed = json.loads(create[1][0])
+        created = json.loads(run(self.as_here(create[0])))
+        self.assertEqual(list(created), list(printed))
+        volatile = {"snapshot", "acked_lsn", "lag_bytes", "created_lsn"}
+        self.assertEqual({k: v for k, v in created.items() if k not in volatile},
+                         {k: v for k, v in printed.items() if k not in volatile})
+        self.assertRegex(created["snapshot"]["held_until"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertTrue(LSN.match(created["created_lsn"]) and LSN.match(created["acked_lsn"]))
+
+        self.assertEqual(run(self.as_here(snapshot[0])).splitlines(), snapshot[1])
+
+        url = next(word for word in shlex.split(self.as_here(changes[0])) if word.startswith("ws://"))
+        expected = [json.loads(line) for line in changes[1]]
+        async with websockets.connect(url) as ws:
+            self.demo_sql("INSERT INTO orders (customer, total) VALUES ('bob', 20.00)")
+            got = [await self.next_message(ws) for _ in expected]
+            for want, real in zip(expected, got):
+                self.assertEqual(list(real), list(want))
+                self.assertEqual(real["op"], want["op"])
+            self.assertEqual(got[1]["new"], expected[1]["new"])
+            self.assertEqual(got[2]["changes"], expected[2]["changes"])
+            self.assertRegex(got[0]["commit_time"], r"^\d{4}-\d\d-\d\dT[\d:.]+\+00:00$")
+            message = json.loads(ack[0])
+            await ws.send(ack[0].replace(message["lsn"], got[2]["lsn"]))
+            wait_until(lambda: self.stream()["acked_lsn"] == got[2]["lsn"], what="the ACK")
+        self.demo_sql("INSERT INTO orders (customer, total) VALUES ('cy', 30.00)")
+        async with websockets.connect(url) as ws:  # resumes after the ACK: cy, not bob again
+            again = [await self.next_message(ws) for _ in expected]
+            self.assertEqual(again[1]["new"]["customer"], "cy")
+
+        self.assertEqual(run(self.as_here(delete[0]) + " -o /dev/null -w '%{http_code}'"), "204")
+        self.assertFalse(sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'delta_v2_orders_sync'"))
+
+    def stream(self):
+        return json.loads(run(f"curl -s localhost:{self.gateway.port}/v2/streams/orders_sync"))
 
 
 class ReadmeDifferencesTest(unittest.IsolatedAsyncioTestCase):
