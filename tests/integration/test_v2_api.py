@@ -219,6 +219,24 @@ class ChangesTest(V2Case):
             {"op": "insert", "table": "public.v2_full", "new": {"id": 99, "status": "marker", "note": "end"}},
         ])
 
+    def test_an_unchanged_toast_column_is_absent_and_named_never_a_placeholder(self):
+        sql("ALTER TABLE v2_keyed ALTER COLUMN secret SET STORAGE EXTERNAL")  # stored out of line, uncompressed
+        self.created({"name": "toasted", "tables": [{"table": "v2_keyed"}]})
+
+        async def scenario():
+            async with self.changes("toasted") as ws:
+                sql("INSERT INTO v2_keyed VALUES (1, 'a', 1, repeat('x', 10000))")
+                sql("UPDATE v2_keyed SET status = 'b' WHERE id = 1")
+                sql("UPDATE v2_keyed SET secret = 'short' WHERE id = 1")
+                events = await events_until(ws, lambda e: e.get("new", {}).get("secret") == "short")
+            return [e for e in events if e["op"] in ("insert", "update")]
+
+        insert, untouched, changed = asyncio.run(scenario())
+        self.assertEqual(len(insert["new"]["secret"]), 10000)
+        self.assertEqual(untouched["new"], {"id": 1, "status": "b", "total": 1})
+        self.assertEqual(untouched["unchanged"], ["secret"])
+        self.assertNotIn("unchanged", changed)
+
     def test_transactions_frame_rows_and_a_reconnect_resumes_after_the_last_ack(self):
         self.created({"name": "acked", "tables": [{"table": "v2_keyed"}]})
 
