@@ -1,5 +1,6 @@
 #include "reader/row_event_decoder.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "common/errors.hpp"
@@ -36,8 +37,10 @@ std::string iso_timestamp(std::int64_t postgres_microseconds) {
   return out + "+00:00";
 }
 
-row_event_decoder::row_event_decoder(std::string publication, std::size_t part_bytes)
-    : options_{{"proto_version", "1"}, {"publication_names", std::move(publication)}}, part_bytes_(part_bytes) {}
+row_event_decoder::row_event_decoder(std::string publication, type_names& types, std::size_t part_bytes)
+    : options_{{"proto_version", "1"}, {"publication_names", std::move(publication)}},
+      types_(types),
+      part_bytes_(part_bytes) {}
 
 void row_event_decoder::feed(const xlog_data& message) {
   pgoutput_cursor in(message.payload);
@@ -48,10 +51,9 @@ void row_event_decoder::feed(const xlog_data& message) {
     case 'C': return commit(in, message);
     case 'R': {
       relation table;
-      const auto id = in.relation(table.shape);
-      for (const auto& column : table.shape.columns) table.values.push_back(json_shape_of(column.type.oid));
+      described_ = in.relation(table.shape);
       append_pg_json_string(table.name, table.shape.schema + "." + table.shape.table);
-      relations_.insert_or_assign(id, std::move(table));
+      relations_.insert_or_assign(described_, std::move(table));
       return;
     }
     case 'I': case 'U': case 'D': return change(tag, in);
@@ -97,12 +99,32 @@ std::optional<message_piece> row_event_decoder::next_piece() {
   return piece;
 }
 
-const row_event_decoder::relation& row_event_decoder::find(std::uint32_t id) const {
+std::vector<type_key> row_event_decoder::missing_types() const {
+  std::vector<type_key> missing;
+  const auto found = relations_.find(described_);
+  if (found == relations_.end()) return missing;
+  for (const auto& column : found->second.shape.columns) {
+    const bool asked = std::find(missing.begin(), missing.end(), column.type) != missing.end();
+    if (!asked && !types_.shape(column.type.oid)) missing.push_back(column.type);
+  }
+  return missing;
+}
+
+const row_event_decoder::relation& row_event_decoder::find(std::uint32_t id) {
   const auto found = relations_.find(id);
   if (found == relations_.end()) {
     throw protocol_error("pgoutput: a change for relation " + std::to_string(id) + " before its Relation message");
   }
-  return found->second;
+  auto& table = found->second;
+  if (table.values.size() != table.shape.columns.size()) {
+    // The stream looked every type up before it fed the change (missing_types()).
+    table.values.clear();
+    for (const auto& column : table.shape.columns) {
+      const auto* shape = types_.shape(column.type.oid);
+      table.values.push_back(shape ? *shape : json_shape{});
+    }
+  }
+  return table;
 }
 
 std::string& row_event_decoder::next_line() {
@@ -201,6 +223,7 @@ void row_event_decoder::truncate(pgoutput_cursor& in) {
 
 void row_event_decoder::reset() {
   relations_.clear();
+  described_ = 0;
   open_ = false;
   received_ = changes_ = 0;
   lines_.clear();

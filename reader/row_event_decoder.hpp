@@ -26,26 +26,28 @@ namespace deltastream::reader {
 // changes the publication filtered away entirely sends nothing.
 class row_event_decoder final : public change_decoder {
  public:
-  row_event_decoder(std::string publication, std::size_t part_bytes);
+  // `types`: how to_json writes each column type (user-defined ones looked up first).
+  row_event_decoder(std::string publication, type_names& types, std::size_t part_bytes);
 
   const replication_options& options() const override { return options_; }
   void feed(const xlog_data& message) override;
   std::optional<message_piece> next_piece() override;
   bool in_transaction() const override { return open_ || !ready_.empty(); }
   std::size_t transaction_bytes() const override { return received_; }
+  std::vector<type_key> missing_types() const override;
   void reset() override;
 
  private:
   struct relation {
     relation_shape shape;
-    std::vector<json_shape> values;  // per column
+    std::vector<json_shape> values;  // per column, once every type's shape is known
     std::string name;                // "schema.table" as a JSON string
   };
   void begin(pgoutput_cursor& in, const xlog_data& message);
   void commit(pgoutput_cursor& in, const xlog_data& message);
   void change(char tag, pgoutput_cursor& in);
   void truncate(pgoutput_cursor& in);
-  const relation& find(std::uint32_t id) const;
+  const relation& find(std::uint32_t id);
   // Opens a change's line (after the begin line, for the first), after the last one.
   std::string& next_line();
   void end_line();           // a piece is ready once the lines reach part_bytes
@@ -53,8 +55,10 @@ class row_event_decoder final : public change_decoder {
   void write_row(std::string& out, const relation& table, const tuple_values& row, bool keys_only) const;
 
   replication_options options_;
+  type_names& types_;
   const std::size_t part_bytes_;
   std::map<std::uint32_t, relation> relations_;
+  std::uint32_t described_ = 0;  // the relation the last Relation message described
 
   bool open_ = false;
   std::uint32_t xid_ = 0;

@@ -15,7 +15,14 @@ import zmq
 from harness import Control, Gateway, Reader, Subscriber, drop_slots, sql, wait_until
 
 SCHEMA = """
-DROP TABLE IF EXISTS v2_keyed, v2_full, v2_nokey, v2_types CASCADE;
+DROP TABLE IF EXISTS v2_keyed, v2_full, v2_nokey, v2_types, v2_user_types CASCADE;
+DROP DOMAIN IF EXISTS v2_positive, v2_amount CASCADE;
+DROP TYPE IF EXISTS v2_mood CASCADE;
+CREATE DOMAIN v2_positive AS int CHECK (VALUE > 0);
+CREATE DOMAIN v2_amount AS v2_positive;
+CREATE TYPE v2_mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE v2_user_types (id int PRIMARY KEY, amount v2_amount, amounts v2_positive[], mood v2_mood,
+                            moods v2_mood[], tags text[]);
 CREATE TABLE v2_keyed (id int PRIMARY KEY, status text, total numeric(10,2), secret text);
 CREATE TABLE v2_full (id int, status text, note text);
 ALTER TABLE v2_full REPLICA IDENTITY FULL;
@@ -348,6 +355,23 @@ class SnapshotTest(V2Case):
         self.assertEqual(new["j"], {"a": [1, 2]})
         self.assertEqual(new["ta"], ["x y", None, "NULL", ""])
         self.assertEqual(new["f_nan"], "NaN")
+
+    def test_user_defined_types_are_written_as_to_json_writes_them(self):
+        values = "%s, 42, '{1,2}', 'happy', '{sad,ok}', '{a}'"
+        sql(f"INSERT INTO v2_user_types VALUES ({values % 1})")
+        self.created({"name": "custom", "tables": [{"table": "v2_user_types"}]})
+
+        async def change():
+            async with self.changes("custom") as ws:
+                sql(f"INSERT INTO v2_user_types VALUES ({values % 2})")
+                events = await events_until(ws, lambda e: e["op"] == "commit")
+                return [e for e in events if e["op"] == "insert"][0]["new"]
+
+        new = asyncio.run(change())
+        [snapshot_row] = [json.loads(line) for line in self.ndjson("/v2/streams/custom/snapshot?table=v2_user_types")[1]]
+        self.assertEqual(new, {"id": 2, "amount": 42, "amounts": [1, 2], "mood": "happy", "moods": ["sad", "ok"],
+                               "tags": ["a"]})
+        self.assertEqual(snapshot_row, dict(new, id=1))
 
     def test_snapshot_in_key_order_resumes_after_a_key_and_refuses_clearly(self):
         sql("INSERT INTO v2_keyed SELECT g, 'old', g, 's' FROM generate_series(1, 1000) g")
