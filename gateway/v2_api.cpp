@@ -192,10 +192,11 @@ void read_snapshot(gateway_context& context, const request_target& target, const
       if (!context.snapshots.holds(query.publication)) {
         refusal = context.snapshots.slot_exists(query.publication)
                       ? snapshot_store::page{410, json_object().add("error",
-                            "the snapshot of stream \"" + name + "\" is no longer held: it is released after " +
+                            "the snapshot of stream \"" + name + "\" is no longer held here: the gateway that "
+                            "created the stream holds it (ask that one) until it has been unread for " +
                             std::to_string(context.settings.snapshot_idle_timeout.count()) +
-                            " s unread, when the gateway that created the stream restarts, and is never "
-                            "taken with \"snapshot\": false; its changes are all in /changes").str()}
+                            " s or the gateway restarts, and none is taken with \"snapshot\": false; "
+                            "the changes since are all in /changes").str()}
                       : snapshot_store::page{404, json_object().add("error", "no such stream \"" + name + "\"").str()};
       } else {
         auto opened = context.snapshots.open_copy(query.publication, {}, [&query](PGconn* conn) {

@@ -118,16 +118,23 @@ std::optional<std::string> stream_registry::create_row_stream(const proto::contr
     return error_reply(request.id, refusal_code::bad_request, *problem);
   }
   const auto name = *stream_name::parse(request.stream);
+  if (!creating_rows_.insert(name.str()).second) {
+    return proto::refusal(request.id, refusal_code::postgres, "a stream named \"" + name.str() + "\" is being created")
+        .add("sqlstate", "42710")
+        .str();
+  }
   if (journal_) journal_->forget(name.str());
   const auto definition = row_stream_definition(name.str(), std::get<std::vector<row_table_spec>>(tables));
   row_streams_.create(definition, [this, name, id = request.id, ticket](std::optional<pg_error> error) {
     try {
       if (error) throw *error;
       creations_.create(name, "pgoutput", id, ticket, [this, name](std::optional<lsn> start) {
+        creating_rows_.erase(name.str());
         if (start) return row_streams_.record_start(name.str(), *start);
         row_streams_.remove_orphan(name.str());
       });
     } catch (const pg_error& refused) {
+      creating_rows_.erase(name.str());
       if (!error) row_streams_.remove_orphan(name.str());
       reply_later_(ticket, postgres_refusal(id, "create " + name.str(), refused));
     }

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,9 @@ class stream_registry {
   slot_catalog catalog_;
   publication_setup publications_;
   row_stream_setup row_streams_;
+  // Row streams being created: a second create of one would take the first's
+  // publication for a leftover and replace it.
+  std::set<std::string> creating_rows_;
   type_names types_;  // every pgoutput stream's column types, asked once each
   slot_drops drops_;
   slot_creations creations_;

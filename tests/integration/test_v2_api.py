@@ -2,6 +2,7 @@
 http.client as clients, PostgreSQL doing the filtering."""
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import tempfile
@@ -172,6 +173,16 @@ class CreateTest(V2Case):
         # Nothing PostgreSQL refuses later: the application's writes all go through.
         sql("INSERT INTO v2_keyed VALUES (1, 'a', 1, 's'); UPDATE v2_keyed SET status = 'b'; DELETE FROM v2_keyed")
         sql("INSERT INTO v2_nokey VALUES (1); UPDATE v2_nokey SET a = 2; DELETE FROM v2_nokey")
+
+    def test_two_creates_of_one_name_at_once_make_one_stream(self):
+        bodies = [{"name": "raced", "tables": [{"table": "v2_keyed", "columns": ["id", "status"]}]},
+                  {"name": "raced", "tables": [{"table": "v2_full"}]}]
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(self.create, bodies))
+        self.assertEqual(sorted(status for status, _ in answers), [201, 409], answers)
+        winner = next(body for status, body in answers if status == 201)
+        status, shown = self.gateway.http("GET", "/v2/streams/raced")
+        self.assertEqual((status, shown["tables"]), (200, winner["tables"]))
 
     def test_delete_drops_slot_and_publication_and_closes_the_clients(self):
         self.created({"name": "doomed", "tables": [{"table": "v2_keyed"}]})
