@@ -100,23 +100,8 @@ void stream_snapshot(gateway_context& context, const request_target& target, res
   }
   auto query = std::get<snapshot_request>(std::move(parsed));
   const std::string stream = query.slot_name.empty() ? context.last_init_stream : query.slot_name;
-  net::post(context.database, [&context, respond, stream, query = std::move(query)] {
-    std::shared_ptr<snapshot_stream> rows;
-    snapshot_store::page refusal;
-    try {
-      auto opened = context.snapshots.open_stream(stream, query);
-      if (auto* copying = std::get_if<pg_conn>(&opened)) {
-        rows = std::make_shared<snapshot_stream>(std::move(*copying), context.database, context.io);
-      } else {
-        refusal = std::get<snapshot_store::page>(std::move(opened));
-      }
-    } catch (const std::exception& error) {
-      refusal = {500, json_object().add("error", std::string("unable to get snapshot data: ") + error.what()).str()};
-    }
-    net::post(context.io, [respond, rows, refusal = std::move(refusal)] {
-      if (rows) return respond(streamed_response{"application/x-ndjson", rows});
-      respond(json_response(static_cast<http::status>(refusal.status), refusal.body));
-    });
+  respond_with_copy(context, std::move(respond), [&context, stream, query = std::move(query)] {
+    return context.snapshots.open_stream(stream, query);
   });
 }
 
@@ -175,6 +160,27 @@ respond_function headers_only(respond_function respond) {
 }
 
 }  // namespace
+
+void respond_with_copy(gateway_context& context, respond_function respond, copy_opener open) {
+  net::post(context.database, [&context, respond = std::move(respond), open = std::move(open)] {
+    std::shared_ptr<snapshot_stream> rows;
+    snapshot_store::page refusal;
+    try {
+      auto opened = open();
+      if (auto* copying = std::get_if<pg_conn>(&opened)) {
+        rows = std::make_shared<snapshot_stream>(std::move(*copying), context.database, context.io);
+      } else {
+        refusal = std::get<snapshot_store::page>(std::move(opened));
+      }
+    } catch (const std::exception& error) {
+      refusal = {500, json_object().add("error", std::string("unable to read the snapshot: ") + error.what()).str()};
+    }
+    net::post(context.io, [respond, rows, refusal = std::move(refusal)] {
+      if (rows) return respond(streamed_response{"application/x-ndjson", rows});
+      respond(json_response(static_cast<http::status>(refusal.status), refusal.body));
+    });
+  });
+}
 
 void route_request(gateway_context& context, const http_request& request, respond_function respond) {
   const auto target = parse_target({request.target().data(), request.target().size()});

@@ -21,4 +21,9 @@ using respond_function = std::function<void(http_reply)>;
 // upgrades never come here (the http_session hands them to a websocket_session).
 void route_request(gateway_context& context, const http_request& request, respond_function respond);
 
+// Runs `open` on a database thread and answers with the NDJSON of the COPY it started, or
+// with its refusal (an exception: a 500).
+using copy_opener = std::function<std::variant<snapshot_store::page, pg_conn>()>;
+void respond_with_copy(gateway_context& context, respond_function respond, copy_opener open);
+
 }  // namespace deltastream::gateway

@@ -6,7 +6,6 @@
 #include "common/errors.hpp"
 #include "common/json_writer.hpp"
 #include "common/logging.hpp"
-#include "gateway/snapshot_stream.hpp"
 #include "gateway/v2_path.hpp"
 #include "gateway/v2_snapshot_query.hpp"
 #include "gateway/v2_stream_view.hpp"
@@ -185,36 +184,23 @@ void read_snapshot(gateway_context& context, const request_target& target, const
   if (const auto* problem = std::get_if<std::string>(&parsed)) {
     return respond(json_error(http::status::bad_request, *problem));
   }
-  net::post(context.database, [&context, respond, name, query = std::get<v2_snapshot_request>(std::move(parsed))] {
-    std::shared_ptr<snapshot_stream> rows;
-    snapshot_store::page refusal;
-    try {
-      if (!context.snapshots.holds(query.publication)) {
-        refusal = context.snapshots.slot_exists(query.publication)
-                      ? snapshot_store::page{410, json_object().add("error",
-                            "the snapshot of stream \"" + name + "\" is no longer held here: the gateway that "
-                            "created the stream holds it (ask that one) until it has been unread for " +
-                            std::to_string(context.settings.snapshot_idle_timeout.count()) +
-                            " s or the gateway restarts, and none is taken with \"snapshot\": false; "
-                            "the changes since are all in /changes").str()}
-                      : snapshot_store::page{404, json_object().add("error", "no such stream \"" + name + "\"").str()};
-      } else {
-        auto opened = context.snapshots.open_copy(query.publication, {}, [&query](PGconn* conn) {
-          return build_v2_snapshot_copy(conn, query);
-        });
-        if (auto* copying = std::get_if<pg_conn>(&opened)) {
-          rows = std::make_shared<snapshot_stream>(std::move(*copying), context.database, context.io);
-        } else {
-          refusal = std::get<snapshot_store::page>(std::move(opened));
-        }
-      }
-    } catch (const std::exception& error) {
-      refusal = {500, json_object().add("error", std::string("unable to read the snapshot: ") + error.what()).str()};
+  respond_with_copy(context, std::move(respond), [&context, name, query = std::get<v2_snapshot_request>(std::move(parsed))]
+                    () -> std::variant<snapshot_store::page, pg_conn> {
+    if (context.snapshots.holds(query.publication)) {
+      return context.snapshots.open_copy(query.publication, {},
+                                         [&query](PGconn* conn) { return build_v2_snapshot_copy(conn, query); });
     }
-    net::post(context.io, [respond, rows, refusal = std::move(refusal)] {
-      if (rows) return respond(streamed_response{"application/x-ndjson", rows});
-      respond(json_response(static_cast<http::status>(refusal.status), refusal.body));
-    });
+    if (!context.snapshots.slot_exists(query.publication)) {
+      return snapshot_store::page{404, json_object().add("error", "no such stream \"" + name + "\"").str()};
+    }
+    return snapshot_store::page{
+        410, json_object()
+                 .add("error", "the snapshot of stream \"" + name + "\" is no longer held here: the gateway that "
+                               "created the stream holds it (ask that one) until it has been unread for " +
+                               std::to_string(context.settings.snapshot_idle_timeout.count()) +
+                               " s or the gateway restarts, and none is taken with \"snapshot\": false; "
+                               "the changes since are all in /changes")
+                 .str()};
   });
 }
 
