@@ -20,7 +20,9 @@ std::int64_t floor_div(std::int64_t value, std::int64_t by) {
 
 std::string iso_timestamp(std::int64_t postgres_microseconds) {
   const auto seconds = floor_div(postgres_microseconds, 1'000'000);
-  auto fraction = postgres_microseconds - seconds * 1'000'000;
+  // Not postgres_microseconds - seconds * 1'000'000: that overflows just past INT64_MIN.
+  auto fraction = postgres_microseconds % 1'000'000;
+  if (fraction < 0) fraction += 1'000'000;
   const std::time_t unix_seconds = static_cast<std::time_t>(seconds + unix_to_postgres_epoch_seconds);
   std::tm utc{};
   gmtime_r(&unix_seconds, &utc);
@@ -81,6 +83,7 @@ void row_event_decoder::commit(pgoutput_cursor& in, const xlog_data& message) {
   in.byte();
   in.int64();
   const lsn end(in.int64());
+  in.int64();  // the commit time again: read, so that a Commit cut short is refused
   open_ = false;
   if (changes_ == 0) return;
   if (!lines_.empty()) lines_.push_back('\n');

@@ -19,6 +19,32 @@ bool identifier_char(char c) {
          c == '$' || static_cast<unsigned char>(c) >= 0x80;
 }
 
+// Where a string literal whose text begins at `at` ends (its closing quote), npos when it
+// does not, as scan.l reads it: '' is a quote inside, in E'' a backslash escapes the next
+// byte, and a quote after whitespace holding a newline continues the literal, E'' escapes
+// and all (quotecontinue).
+std::size_t literal_end(std::string_view where, std::size_t at, bool escapes) {
+  constexpr std::string_view space = " \t\n\r\f\v";
+  while (at < where.size()) {
+    if (escapes && where[at] == '\\') {
+      at += 2;
+    } else if (where[at] != '\'') {
+      ++at;
+    } else if (at + 1 < where.size() && where[at + 1] == '\'') {
+      at += 2;  // ''
+    } else {
+      auto next = at + 1;
+      while (next < where.size() && space.find(where[next]) != std::string_view::npos) ++next;
+      const auto between = where.substr(at + 1, next - at - 1);
+      const bool continued = between.find_first_of("\n\r") != std::string_view::npos && next < where.size() &&
+                             where[next] == '\'';
+      if (!continued) return at;
+      at = next + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
 std::optional<std::string> read_columns(simdjson::dom::element value, std::vector<std::string>& columns) {
   simdjson::dom::array array;
   if (value.get_array().get(array)) return "\"columns\" must be an array of column names";
@@ -39,6 +65,7 @@ std::optional<std::string> read_columns(simdjson::dom::element value, std::vecto
 std::optional<std::string> read_table(simdjson::dom::element value, row_table_spec& table) {
   simdjson::dom::object object;
   if (value.get_object().get(object)) return "each of \"tables\" must be an object like {\"table\": \"public.orders\"}";
+  std::optional<std::string_view> where;
   for (auto field : object) {
     const std::string_view key = field.key;
     std::string_view text;
@@ -54,13 +81,17 @@ std::optional<std::string> read_table(simdjson::dom::element value, row_table_sp
     } else if (key == "where") {
       if (field.value.is_null()) continue;
       if (field.value.get_string().get(text)) return "\"where\" must be a string: a PostgreSQL row filter";
-      if (auto problem = row_filter_problem(text)) return "\"where\" of " + table.table + ": " + *problem;
-      table.where = std::string(text);
+      where = text;
     } else {
       return "unknown key \"" + std::string(key) + "\" in a table (expected table, columns, where)";
     }
   }
   if (table.table.empty()) return "each of \"tables\" needs \"table\"";
+  if (where) {
+    // Checked once the table is known, whatever the order of the keys: the reason names it.
+    if (auto problem = row_filter_problem(*where)) return "\"where\" of " + table.table + ": " + *problem;
+    table.where = std::string(*where);
+  }
   return std::nullopt;
 }
 
@@ -86,17 +117,16 @@ std::variant<std::vector<row_table_spec>, std::string> parse_row_tables(std::str
 std::optional<std::string> row_filter_problem(std::string_view where) {
   if (where.empty()) return "is empty (leave it out for every row)";
   if (where.size() > max_where_bytes) return "is longer than " + std::to_string(max_where_bytes) + " bytes";
+  if (where.find('\0') != std::string_view::npos) return "holds a NUL byte";  // in a literal too
   int depth = 0;
   for (std::size_t i = 0; i < where.size(); ++i) {
     const char c = where[i];
     const bool token_start = i == 0 || !identifier_char(where[i - 1]);
-    if (c == '\0') return "holds a NUL byte";
     if (c == '\'') {
-      // E'...' takes backslash escapes; in '...' a quote is doubled, which reads as two literals.
+      // E'...' takes backslash escapes (its E no part of a name).
       const bool escapes = i > 0 && (where[i - 1] == 'E' || where[i - 1] == 'e') && (i == 1 || !identifier_char(where[i - 2]));
-      std::size_t end = i + 1;
-      while (end < where.size() && where[end] != '\'') end += (escapes && where[end] == '\\') ? 2 : 1;
-      if (end >= where.size()) return "has a string literal that is not closed";
+      const auto end = literal_end(where, i + 1, escapes);
+      if (end == std::string_view::npos) return "has a string literal that is not closed";
       i = end;
     } else if (c == '"') {
       const auto end = where.find('"', i + 1);

@@ -4,62 +4,23 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/errors.hpp"
 #include "reader/builtin_type_names.hpp"
 #include "reader/pgoutput_decoder.hpp"
+#include "tests/unit/pgoutput_recording.hpp"
 
 using namespace deltastream;
 using namespace deltastream::reader;
+using deltastream::testing::golden_lines;
+using deltastream::testing::recorded_message;
+using deltastream::testing::recorded_messages;
+using deltastream::testing::recorded_types;
 
 namespace {
-
-const std::string golden = std::string(DELTASTREAM_GOLDEN_DIR) + "/pgoutput/";
-
-std::vector<std::string> lines_of(const std::string& file) {
-  std::ifstream in(golden + file, std::ios::binary);
-  REQUIRE_MESSAGE(in, "cannot open " << golden + file);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-struct recorded_message {
-  lsn at;
-  std::string bytes;
-};
-
-std::vector<recorded_message> recorded_messages() {
-  std::vector<recorded_message> messages;
-  for (const auto& line : lines_of("messages.tsv")) {
-    const auto tab = line.find('\t');
-    recorded_message message{*lsn::parse(line.substr(0, tab)), {}};
-    for (std::size_t i = tab + 1; i + 1 < line.size(); i += 2) {
-      message.bytes.push_back(static_cast<char>(std::stoi(line.substr(i, 2), nullptr, 16)));
-    }
-    messages.push_back(std::move(message));
-  }
-  return messages;
-}
-
-std::map<type_key, std::string> recorded_types() {
-  std::map<type_key, std::string> types;
-  for (const auto& line : lines_of("types.tsv")) {
-    std::istringstream fields(line);
-    type_key key;
-    std::string name;
-    fields >> key.oid >> key.typmod;
-    fields.ignore(1);
-    std::getline(fields, name);
-    types[key] = name;
-  }
-  return types;
-}
 
 // Feeds every recorded message as the stream does: type names looked up when missing
 // (from types.tsv, as PostgreSQL answered them), pieces taken after each message.
@@ -107,7 +68,7 @@ std::string first_difference(const std::string& got, const std::string& want) {
 }
 
 void check_against_wal2json(const std::vector<std::string>& messages) {
-  const auto expected = lines_of("expected.ndjson");
+  const auto expected = golden_lines("expected.ndjson");
   REQUIRE(messages.size() == expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
     INFO("message " << i);
