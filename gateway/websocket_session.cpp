@@ -3,7 +3,6 @@
 #include "common/json_writer.hpp"
 #include "common/logging.hpp"
 #include "common/stream_name.hpp"
-#include "gateway/ack_message.hpp"
 #include "gateway/http_response.hpp"
 #include "gateway/query_string.hpp"
 #include "gateway/v2_path.hpp"
@@ -209,32 +208,6 @@ void websocket_session<Stream>::on_read(beast::error_code error, std::size_t) {
     handle_ack(text);
   }
   read_next();
-}
-
-template <class Stream>
-void websocket_session<Stream>::handle_ack(std::string_view text) {
-  if (role_ == role::observer) {
-    return send_error_frame("observers do not ACK (this connection has mode=observe)");
-  }
-  const auto parsed = parse_ack(text);
-  if (const auto* problem = std::get_if<std::string>(&parsed)) return send_error_frame(*problem);
-  const auto position = std::get<lsn>(parsed);
-  if (position > delivered_) {
-    return send_error_frame("lsn " + position.to_string() +
-                            " is beyond what was delivered on this connection (" +
-                            delivered_.to_string() + ")");
-  }
-  proto::control_request ack;
-  ack.op = proto::control_op::ack;
-  ack.stream = stream_;
-  ack.ack_lsn = position;
-  ack.consumer = attach_.consumer;
-  ack.epoch = epoch_;
-  std::weak_ptr<websocket_session> weak = this->shared_from_this();
-  context_.link.call(ack, [weak](const proto::control_reply& reply) {
-    if (reply.ok) return;  // pgdeltastream sent nothing on success; neither do we
-    if (auto self = weak.lock()) self->send_error_frame("ACK not committed: " + reply.error);
-  });
 }
 
 template <class Stream>

@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/steady_timer.hpp>
@@ -51,6 +52,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   void read_next();
   void on_read(beast::error_code error, std::size_t bytes);
   void handle_ack(std::string_view text);
+  void send_ack(lsn position);
   void send_error_frame(const std::string& message);
   // `piece` lies in `owner`'s bytes (a row stream's piece is split without copying).
   void enqueue(std::shared_ptr<const std::string> owner, std::string_view piece, bool last_piece);
@@ -102,6 +104,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   // Error frames that came while a message's pieces were being queued: they follow it.
   std::vector<std::shared_ptr<const std::string>> held_errors_;
   lsn delivered_;  // highest position handed to this client: ACKs beyond it are refused
+  bool ack_in_flight_ = false;
+  std::optional<lsn> queued_ack_;  // the highest ACK that came while one was in flight
   std::uint64_t epoch_ = 0;  // the consumer's epoch: its ACKs name it (a fence at the reader)
 };
 

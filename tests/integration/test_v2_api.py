@@ -286,6 +286,32 @@ class ChangesTest(V2Case):
         again = asyncio.run(reconnect())
         self.assertEqual([e["new"]["id"] for e in again if e["op"] == "insert"], [3])  # not 1 and 2
 
+    def test_an_ack_for_every_commit_is_taken_however_fast_they_come(self):
+        self.created({"name": "acks", "tables": [{"table": "v2_keyed"}]})
+        # A backlog of 20,000 single-row transactions (a DO block may COMMIT outside a transaction).
+        sql("DO $$ BEGIN FOR i IN 1..20000 LOOP INSERT INTO v2_keyed VALUES (i, 'x', 1, 's'); COMMIT; END LOOP; END $$")
+
+        async def scenario():
+            async with self.changes("acks") as ws:
+                commits, errors = [], []
+                while len(commits) < 20000:
+                    event = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    if event["op"] == "commit":
+                        commits.append(event["lsn"])
+                for position in commits:  # a burst: an ACK for every commit, as fast as they go
+                    await ws.send(json.dumps({"lsn": position}))
+                wait_until(lambda: self.gateway.http("GET", "/v2/streams/acks")[1]["acked_lsn"] == commits[-1],
+                           what="the last ACK at the reader")
+                sql("INSERT INTO v2_keyed VALUES (0, 'marker', 1, 's')")  # whatever came before it, came
+                while True:
+                    event = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    if "error" in event:
+                        errors.append(event)
+                    elif event.get("new", {}).get("id") == 0:
+                        return errors
+
+        self.assertEqual(asyncio.run(scenario()), [])
+
     def test_a_large_transaction_arrives_one_message_per_row(self):
         self.gateway.close()
         self.reader.close()
