@@ -1,7 +1,8 @@
 """deltastream's benchmarks (issue 6), run by tests/bench/run.sh against the throwaway
-PostgreSQL it started: throughput, latency, fan-out, snapshot and one huge transaction,
-each beside PostgreSQL's own tools. Prints a table, writes docs/benchmarks.md and one
-PNG per figure in docs/bench/, and the raw figures as JSON."""
+PostgreSQL it started: throughput, latency, fan-out, snapshot, one huge transaction, the
+floors and the native API (v2), each beside PostgreSQL's own tools. Prints a table,
+writes docs/benchmarks.md and one PNG per figure in docs/bench/, and the raw figures as
+JSON."""
 
 import argparse
 import json
@@ -13,7 +14,7 @@ import traceback
 import report
 from stack import Postgres, Stack
 
-SECTIONS = ("throughput", "latency", "fanout", "snapshot", "bigtx", "floors")
+SECTIONS = ("throughput", "latency", "fanout", "snapshot", "bigtx", "floors", "v2")
 
 
 def _pairs(text):
@@ -42,6 +43,8 @@ def parse_args(argv):
     p.add_argument("--largest-page-rows", type=int, default=100_000, help="the gateway's --max-page-rows")
     p.add_argument("--big-rows", type=int, help="rows of the huge transaction (default 1000000)")
     p.add_argument("--only", default=",".join(SECTIONS), help="sections to run: " + ",".join(SECTIONS))
+    p.add_argument("--v2-parts", default="drains,snapshot,bigtx",
+                   help="v2: what to measure (drains: --workloads; snapshot: --snapshot-rows; bigtx: --big-rows)")
     p.add_argument("--write-docs", action="store_true",
                    help="write docs/ after a partial --only run too (a full run always does)")
     p.add_argument("--plugin", choices=("wal2json", "pgoutput"), default="wal2json",
@@ -81,6 +84,9 @@ def parse_args(argv):
     config.observers = _ints(config.observers)
     config.capacity_rates = _ints(config.capacity_rates)
     config.only = [s for s in config.only.split(",") if s]
+    config.v2_parts = [s for s in config.v2_parts.split(",") if s]
+    if not set(config.v2_parts) <= {"drains", "snapshot", "bigtx"}:
+        p.error("--v2-parts: some of drains,snapshot,bigtx")
     unknown = set(config.only) - set(SECTIONS)
     if unknown:
         p.error(f"--only: unknown sections {sorted(unknown)}")
@@ -89,7 +95,7 @@ def parse_args(argv):
 
 def _run_section(section, config, pg):
     module = __import__(section)
-    if section == "bigtx":  # fresh processes for each round
+    if section in ("bigtx", "v2"):  # their own processes (bigtx: fresh for each round)
         return module.run(config, pg)
     # Every observer comes from 127.0.0.1: lift the gateway's per-address connection
     # limit (a variable, not a flag: builds without the setting ignore it).
@@ -121,7 +127,8 @@ def main(argv):
     began = time.monotonic()
     titles = {"throughput": "1. throughput", "latency": "2. latency", "fanout": "3. fan-out",
               "snapshot": "4. snapshot", "bigtx": "5. one huge transaction",
-              "floors": "6. floors: each PostgreSQL mode and transport, the reader on both plugins"}
+              "floors": "6. floors: each PostgreSQL mode and transport, the reader on both plugins",
+              "v2": "7. the native API (v2): row stream drains, one huge transaction, snapshot"}
     for section in SECTIONS:
         if section not in config.only:
             continue

@@ -1,5 +1,5 @@
 """The clients that drain a stream: a WebSocket consumer (bare_websocket.py, or
-python3-websockets as an application would use it), a ZeroMQ
+python3-websockets as an application would use it; of a v2 row stream too), a ZeroMQ
 SUB on the reader alone, and pg_recvlogical with the reader's wal2json options. Each
 counts rows without parsing whole messages (the client must not be the bottleneck) and
 returns the wall time from its first connection to the last row."""
@@ -21,6 +21,7 @@ from stack import cpu_seconds, peak_mib, wait_until
 WAL2JSON_OPTIONS = ["-o", "format-version=1", "-o", "include-lsn=on", "-o", "pretty-print=off",
                     "-o", "write-in-chunks=on"]
 INSERT = b'"kind":"insert"'
+ROW_INSERT, ROW_COMMIT = b'{"op":"insert"', b'{"op":"commit"'  # a v2 row stream's events
 # proto/PROTOCOL.md: the kind, byte 1 of the header frame; the lsn, bytes 18..25.
 DATA, STREAM_END, DATA_PART = 1, 3, 4
 
@@ -65,41 +66,101 @@ def ws_drain(url, rows, before_close, timeout):
     return asyncio.run(run())
 
 
+def _drain_bare(port, path, sink, before_close, timeout):
+    """BareWebSocket on `path` until `sink.done`; then `sink.finish(ws)` gives the LSN
+    acknowledged last. Returns like ws_drain."""
+
+    async def run():
+        loop = asyncio.get_running_loop()
+        started, client = time.perf_counter(), time.process_time()
+        sink.done = loop.create_future()
+
+        def connect():
+            sink.ws = BareWebSocket(path, port, sink)
+            return sink.ws
+
+        _, ws = await loop.create_connection(connect, "127.0.0.1", port)
+        try:
+            await asyncio.wait_for(ws.upgraded, timeout)
+            try:
+                await asyncio.wait_for(sink.done, timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"WebSocket drain of {path}: {sink.seen} rows after {timeout}s") from None
+            elapsed, client = time.perf_counter() - started, time.process_time() - client
+            lsn = sink.finish(ws)
+            # In a thread: the loop must go on writing what the socket did not take yet
+            # (the last ACKs of a burst), or the wait for the last ACK never ends.
+            observed = await loop.run_in_executor(None, before_close, lsn)
+        finally:
+            ws.close()
+        if sink.closes:
+            raise RuntimeError(f"the gateway closed the drain: {sink.closes}")
+        if sink.errors:
+            raise RuntimeError(f"{len(sink.errors)} error frames from the gateway, the first: {sink.errors[0][:160]}")
+        return elapsed, sink.size, lsn, observed, client
+
+    return asyncio.run(run())
+
+
+class _Sink:
+    def __init__(self, rows):
+        self.rows, self.seen, self.size, self.done, self.ws = rows, 0, 0, None, None
+        self.closes, self.errors = [], []  # close reasons; error frames (an ACK refused, ...)
+
+
 def ws_drain_bare(port, path, rows, before_close, timeout):
     """ws_drain with bare_websocket.BareWebSocket instead of python3-websockets, whose
     per-message cost (a task wake-up and a timer per recv) made the client, not the
-    pipeline, the limit of a drain of small messages. Returns like ws_drain."""
+    pipeline, the limit of a drain of small messages. ACKs the last nextlsn at the end.
+    Returns like ws_drain."""
 
-    class Sink:
-        def __init__(self, done):
-            self.done, self.seen, self.size, self.last, self.closes = done, 0, 0, None, []
+    class Sink(_Sink):
+        last = None
 
         def delivered(self, message):
             self.seen += message.count(INSERT)
             self.size += len(message)
             self.last = message
-            if self.seen >= rows and not self.done.done():
+            if self.seen >= self.rows and not self.done.done():
                 self.done.set_result(True)
 
-    async def run():
-        loop = asyncio.get_running_loop()
-        started, client = time.perf_counter(), time.process_time()
-        sink = Sink(loop.create_future())
-        _, ws = await loop.create_connection(lambda: BareWebSocket(path, port, sink), "127.0.0.1", port)
-        try:
-            await asyncio.wait_for(ws.upgraded, timeout)
-            await asyncio.wait_for(sink.done, timeout)
-            elapsed, client = time.perf_counter() - started, time.process_time() - client
-            lsn = nextlsn(sink.last)
+        def finish(self, ws):
+            lsn = nextlsn(self.last)
             ws.send_text(json.dumps({"lsn": lsn}))
-            observed = before_close(lsn)
-        finally:
-            ws.close()
-        if sink.closes:
-            raise RuntimeError(f"the gateway closed the drain: {sink.closes}")
-        return elapsed, sink.size, lsn, observed, client
+            return lsn
 
-    return asyncio.run(run())
+    return _drain_bare(port, path, Sink(rows), before_close, timeout)
+
+
+def ws_drain_rows(port, path, rows, before_close, timeout, ack="each"):
+    """A v2 row stream (/v2/streams/NAME/changes: a message per event) drained with
+    BareWebSocket until `rows` inserts and their commit arrived. ack="each": every commit
+    is ACKed as it arrives (as an application that keeps its position does); "last": only
+    the last, at the end. Returns like ws_drain."""
+
+    class Sink(_Sink):
+        lsn = None
+
+        def delivered(self, message):
+            self.size += len(message)
+            if message.startswith(ROW_INSERT):
+                self.seen += 1
+            elif message.startswith(ROW_COMMIT):
+                start = message.index(b'"lsn":"') + 7
+                self.lsn = message[start:message.index(b'"', start)].decode()
+                if ack == "each":
+                    self.ws.send_text('{"lsn":"%s"}' % self.lsn)
+                if self.seen >= self.rows and not self.done.done():
+                    self.done.set_result(True)
+            elif message.startswith(b'{"error"'):
+                self.errors.append(message.decode(errors="replace"))
+
+        def finish(self, ws):
+            if ack == "last":
+                ws.send_text('{"lsn":"%s"}' % self.lsn)
+            return self.lsn
+
+    return _drain_bare(port, path, Sink(rows), before_close, timeout)
 
 
 def zmq_drain(stack, stream, rows, before_detach, timeout):

@@ -150,6 +150,15 @@ def write(results, config):
         f"5. **One {c['big_rows']:,}-row transaction**: written, then drained by a fresh reader + "
         "gateway to a WebSocket consumer and by pg_recvlogical; time to the last row, and peak "
         "RSS (`VmHWM` in `/proc/PID/status`) of reader, gateway and the walsender.",
+        "7. **Native API (v2)**: a row stream (`POST /v2/streams`, its own pgoutput slot and "
+        f"publication). Drains ({workloads}): written first, then drained by reader + gateway to a "
+        "bare WebSocket consumer of `/v2/streams/NAME/changes` that ACKs every commit, and by "
+        "`pg_recvlogical -o proto_version=1 -o publication_names=<the stream's> --endpos … -f /dev/null` "
+        f"over the reader's transport. One {c['big_rows']:,}-row transaction through a fresh reader + "
+        "gateway each round: the highest round's `VmHWM` of each. The snapshot of "
+        f"{c['snapshot_rows']:,} rows: `GET /v2/streams/NAME/snapshot` to EOF against "
+        "`psql -c \"\\copy (SELECT to_json(t) FROM t) to /dev/null\"` (and, for reference, the same in "
+        "key order, as the v2 read is).",
         "",
         "## Charts",
         "",

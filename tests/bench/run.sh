@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # deltastream's benchmarks (issue 6), on demand, never part of ctest. Installs what is
 # missing, builds Release in build-bench/, starts a throwaway PostgreSQL (removed on
-# exit), then runs tests/bench/bench.py: throughput, latency, fan-out, snapshot and one
-# huge transaction, each beside PostgreSQL's own tools. Prints a table, writes
-# docs/benchmarks.md and docs/bench/*.png.
+# exit), then runs tests/bench/bench.py: throughput, latency, fan-out, snapshot, one huge
+# transaction, the floors and the native API (v2), each beside PostgreSQL's own tools
+# (--only v2 for the v2 section alone). Prints a table, writes docs/benchmarks.md and
+# docs/bench/*.png.
 #   ./tests/bench/run.sh            full mode, about 15 minutes on 2 cores
 #   ./tests/bench/run.sh --quick    about 3 minutes
 #   ./tests/bench/run.sh --help     every size and section flag

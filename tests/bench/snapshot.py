@@ -47,11 +47,12 @@ def _page_through(stack, slot, rows, limit):
     return {"seconds": elapsed, "bytes": size, "gateway_cpu": cpu_seconds(stack.gateway.pid) - cpu_before}
 
 
-def _stream(stack, slot, rows):
+def stream_read(stack, path, rows):
+    """GET `path`, NDJSON, read to EOF: `rows` lines or an error."""
     conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=300)
     cpu_before = cpu_seconds(stack.gateway.pid)
     started = time.perf_counter()
-    conn.request("GET", f"/v1/snapshot/stream?slotName={slot}&table=public.{TABLE}")
+    conn.request("GET", path)
     response = conn.getresponse()
     if response.status != 200:
         raise RuntimeError(f"snapshot stream: {response.status} {response.read()[:200]!r}")
@@ -79,10 +80,10 @@ def _has_stream(stack, slot):
     return response.status != 404
 
 
-def _copy(pg):
+def copy_read(pg, query):
+    """psql's \\copy (`query`) to /dev/null."""
     started = time.perf_counter()
-    subprocess.run(["psql", "-X", "-q", "-d", pg.dsn, "-c",
-                    f"\\copy (select row_to_json(t) from {TABLE} t) to /dev/null"], check=True)
+    subprocess.run(["psql", "-X", "-q", "-d", pg.dsn, "-c", f"\\copy ({query}) to /dev/null"], check=True)
     return {"seconds": time.perf_counter() - started}
 
 
@@ -97,10 +98,11 @@ def run(config, pg, stack):
     reads = {
         "paged": lambda: _page_through(stack, slot, rows, config.page_rows),
         "largest": lambda: _page_through(stack, slot, rows, config.largest_page_rows),
-        "copy": lambda: _copy(pg),
+        "copy": lambda: copy_read(pg, f"select row_to_json(t) from {TABLE} t"),
     }
     if _has_stream(stack, slot):
-        reads["streamed"] = lambda: _stream(stack, slot, rows)
+        path = f"/v1/snapshot/stream?slotName={slot}&table=public.{TABLE}"
+        reads["streamed"] = lambda: stream_read(stack, path, rows)
     rounds = []
     for number in range(config.rounds):
         order = list(reads)[number % len(reads):] + list(reads)[:number % len(reads)]

@@ -142,8 +142,61 @@ def rows(results):
                         "", "", "<= 200 MB", "not reached" if untested else _mark(peak * 1.048576 <= 200)))
         out.append(("   peak RSS walsender (MiB)", _f(ws["walsender_peak_mib"], 0),
                     f"{_f(pg['walsender_peak_mib'], 0)} pg_recvlogical's", "", "", INFO))
+    out += _v2_rows(results.get("v2") or {})
     for section, error in results.get("errors", {}).items():
         out.append((f"{section}: the section failed", error[:110], "", "", "", MISSED))
+    return out
+
+
+def _failures(figure):
+    if not figure.get("failed"):
+        return []
+    after = f" (after {figure['failed_after']:.2f} s)" if figure.get("failed_after") else ""
+    return [("   rounds that failed", f"{figure['failed']} of {figure['rounds']}{after}", "", "", "", INFO)] + \
+           [("   failure", error[:100], "", "", "", INFO) for error in figure["errors"]]
+
+
+def _v2_rows(v2):
+    out = []
+    for d in v2.get("drains", []):
+        w, pg = d["workload"], d["pg"]
+        for side, label, target in (("ws", "an ACK per commit", "ratio <= 1.10, every ACK taken"),
+                                    ("ws_ack_last", "one ACK at the end", "")):
+            ws = d[side]
+            ok = not ws["failed"] and ws["ratio"] <= 1.10
+            out.append((f"{'7. v2 row stream' if side == 'ws' else '  '} {w}, {label}: drain time (s)",
+                        _f(ws["seconds"]), f"{_f(pg['seconds'])} pg_recvlogical pgoutput", _f(ws["ratio"]),
+                        target, _mark(ok) if target else INFO))
+            out += _failures(ws)
+            if ws["seconds"] is None:
+                continue
+            out.append((f"   {w}, {label}: rows/s | MB/s", f"{_f(ws['rows_per_s'])} | {_f(ws['mb_per_s'], 1)}",
+                        _f(pg["rows_per_s"]), "", "", INFO))
+            out.append((f"   {w}, {label}: CPU s per M rows, walsender", _f(ws["walsender_cpu_per_m"]),
+                        _f(pg["walsender_cpu_per_m"]), "", "", INFO))
+            out.append((f"   {w}, {label}: CPU s per M rows, reader | gateway | Python client",
+                        f"{_f(ws['reader_cpu_per_m'])} | {_f(ws['gateway_cpu_per_m'])} | "
+                        f"{_f(ws['client_cpu_per_m'])}", "", "", "", INFO))
+    snap = v2.get("snapshot")
+    if snap:
+        s = snap["v2"]
+        out.append((f"7. v2 snapshot {snap['rows']:,} rows, GET /v2/streams/NAME/snapshot (rows/s)",
+                    _f(s["rows_per_s"]), f"{_f(snap['copy']['rows_per_s'])} \\copy to_json",
+                    _f(s["rate_vs_copy"]), "rate >= 1.0x \\copy", _mark(s["rate_vs_copy"] >= 1.0)))
+        out.append(("   the same \\copy in key order (ORDER BY id, as the v2 read is)", "",
+                    f"{_f(snap['copy_ordered']['rows_per_s'])} \\copy", _f(s["rate_vs_copy_ordered"]), "", INFO))
+    big = v2.get("bigtx")
+    if big:
+        out.append((f"7. v2 {big['rows']:,}-row transaction: time to last row (s)", _f(big["ws"]["seconds"]),
+                    f"{_f(big['pg']['seconds'])} pg_recvlogical pgoutput", _f(big["ratio"]), "delivered",
+                    _mark(not big["failed"])))
+        out += _failures(dict(big, rounds=len(big["rounds"])))
+        for name in ("reader", "gateway"):
+            peak = big[f"{name}_peak_mib"]
+            out.append((f"   peak RSS {name}, highest round (MiB)", _f(peak, 1), "", "", "<= 50 MB",
+                        _mark(peak * 1.048576 <= 50)))
+        out.append(("   peak RSS walsender (MiB)", _f(big["ws"]["walsender_peak_mib"], 0),
+                    f"{_f(big['pg']['walsender_peak_mib'], 0)} pg_recvlogical's", "", "", INFO))
     return out
 
 

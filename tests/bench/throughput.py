@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from clients import recvlogical_drain, ws_drain, ws_drain_bare, zmq_drain
-from stack import cpu_seconds, parse_lsn, wait_until
+from stack import cpu_seconds, parse_lsn, peak_mib, wait_until
 
 TABLE = "bench_bulk"
 
@@ -43,25 +43,31 @@ def _release(pg, stack, stream, detach):
     wait_until(lambda: not pid or not os.path.exists(f"/proc/{pid}"), 15, f"walsender {pid} to end")
 
 
-def _drain_ws(pg, stack, stream, rows, timeout, bare):
+def measured_ws_drain(pg, stack, stream, drain):
+    """`drain(before_close)`, a WebSocket drain of clients.py, with the CPU seconds the
+    walsender, the reader and the gateway spent in it; then the ACK and the release."""
     before = stack.cpu()
 
     def before_close(lsn):
-        walsender = cpu_seconds(pg.walsender(stream))
-        after = stack.cpu()
-        return walsender, after
+        pid = pg.walsender(stream)
+        return cpu_seconds(pid), peak_mib(pid), stack.cpu()
 
-    if bare:
-        path = f"/v1/lr/stream?slotName={stream}"
-        drained = ws_drain_bare(stack.port, path, rows, before_close, timeout)
-    else:
-        drained = ws_drain(stack.ws_url(stream), rows, before_close, timeout)
-    seconds, size, lsn, (walsender, after), client = drained
+    seconds, size, lsn, (walsender, walsender_peak, after), client = drain(before_close)
     _wait_acked(pg, stream, lsn)
     _release(pg, stack, stream, detach=True)
-    return {"seconds": seconds, "bytes": size, "walsender_cpu": walsender, "client_cpu": client,
+    return {"seconds": seconds, "bytes": size, "walsender_cpu": walsender, "walsender_peak_mib": walsender_peak,
+            "client_cpu": client,
             "reader_cpu": after["reader"] - before["reader"],
             "gateway_cpu": after["gateway"] - before["gateway"]}
+
+
+def _drain_ws(pg, stack, stream, rows, timeout, bare):
+    if bare:
+        path = f"/v1/lr/stream?slotName={stream}"
+        return measured_ws_drain(pg, stack, stream,
+                                 lambda before_close: ws_drain_bare(stack.port, path, rows, before_close, timeout))
+    return measured_ws_drain(pg, stack, stream,
+                             lambda before_close: ws_drain(stack.ws_url(stream), rows, before_close, timeout))
 
 
 def _drain_zmq(pg, stack, stream, rows, timeout):
