@@ -155,6 +155,10 @@ class CreateTest(V2Case):
             ({"name": "r1", "tables": [{"table": "v2_keyed", "where": "id > 1); DROP TABLE v2_keyed; --"}]}, 400,
              "closes a parenthesis"),
             ({"name": "r1", "tables": [{"table": "v2_keyed", "where": "id > 1; SELECT 1"}]}, 400, "';'"),
+            # A doubled quote inside E'' (one literal to PostgreSQL) must not end the literal early.
+            ({"name": "r1", "tables": [{"table": "v2_keyed",
+                                        "where": "status = E'x''\\'' IS NOT NULL) ; DROP TABLE v2_keyed; --'"}]},
+             400, "\"where\" of v2_keyed"),
             ({"name": "r1", "tables": [{"table": "v2_keyed", "where": "status <> 'draft'"}]}, 400,
              "REPLICA IDENTITY FULL"),
             ({"name": "r1", "tables": [{"table": "v2_keyed", "columns": ["status"]}]}, 400, "leave out id"),
