@@ -260,6 +260,12 @@ bool snapshot_store::slot_exists(const std::string& name) {
   return PQntuples(result.get()) > 0;
 }
 
+std::string snapshot_store::publication_oid(const std::string& name) {
+  auto conn = pg_connect(conninfo_, connection_kind::sql);
+  auto result = pg_exec(conn.get(), "SELECT oid::text FROM pg_publication WHERE pubname = $1", {name});
+  return PQntuples(result.get()) > 0 ? PQgetvalue(result.get(), 0, 0) : "";
+}
+
 snapshot_store::page snapshot_store::read_rows(held_snapshot& held, const snapshot_request& request) {
   PGconn* conn = held.connection.get();
   auto resolved = resolve_read(conn, request);

@@ -28,6 +28,9 @@ class snapshot_store {
   void forget(const std::string& stream);
   bool holds(const std::string& stream);
   bool slot_exists(const std::string& name);  // asks PostgreSQL, on a connection of its own
+  // The publication's OID now (empty: none), on a connection of its own: a v2 stream
+  // deleted and created again has another, and its held snapshot is not the new one's.
+  std::string publication_oid(const std::string& name);
   void expire_idle();
 
   // One page of rows as a JSON array of row_to_json objects: the status and the body

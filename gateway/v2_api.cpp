@@ -185,8 +185,9 @@ void read_snapshot(gateway_context& context, const request_target& target, const
     return respond(json_error(http::status::bad_request, *problem));
   }
   respond_with_copy(context, std::move(respond), [&context, name, query = std::get<v2_snapshot_request>(std::move(parsed))]
-                    () -> std::variant<snapshot_store::page, pg_conn> {
+                    () mutable -> std::variant<snapshot_store::page, pg_conn> {
     if (context.snapshots.holds(query.publication)) {
+      query.publication_oid = context.snapshots.publication_oid(query.publication);
       return context.snapshots.open_copy(query.publication, {},
                                          [&query](PGconn* conn) { return build_v2_snapshot_copy(conn, query); });
     }

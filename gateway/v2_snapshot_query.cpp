@@ -66,6 +66,11 @@ std::variant<v2_snapshot_request, std::string> parse_v2_snapshot_request(const r
 
 std::variant<snapshot_store::page, std::string> build_v2_snapshot_copy(PGconn* conn,
                                                                       const v2_snapshot_request& request) {
+  auto held = pg_exec(conn, "SELECT oid::text FROM pg_publication WHERE pubname = $1", {request.publication});
+  if (PQntuples(held.get()) == 0 || request.publication_oid != PQgetvalue(held.get(), 0, 0)) {
+    return refuse(410, "the snapshot held here is of a stream of this name that was deleted since: "
+                       "the stream's own snapshot is held by the gateway that created it");
+  }
   auto table = pg_exec(conn, table_sql, {request.publication, request.table});
   if (PQntuples(table.get()) == 0) {
     return refuse(404, "table \"" + request.table + "\" is not in this stream");

@@ -20,6 +20,7 @@ struct v2_snapshot_request {
   std::string table;
   std::string after;  // a JSON array of the key's values, or empty
   std::optional<std::uint64_t> limit;
+  std::string publication_oid;  // the stream's publication now: the snapshot's must be it
 };
 
 // The request from the query string, or the 400's message.
@@ -29,8 +30,9 @@ std::variant<v2_snapshot_request, std::string> parse_v2_snapshot_request(const r
 // The COPY that reads it, on a connection in the stream's snapshot: built from what
 // PostgreSQL's catalogs say (quoted names, format_type's types, the publication's row
 // filter as PostgreSQL deparsed it); `after` goes in a setting, read by a cast to each
-// key column's type. Or the refusal: 404 for a table not in the stream, 400 for an
-// `after` that does not fit the key. Throws pg_error.
+// key column's type. Or the refusal: 410 when the snapshot is of a stream of the same
+// name since deleted, 404 for a table not in the stream, 400 for an `after` that does not
+// fit the key. Throws pg_error.
 std::variant<snapshot_store::page, std::string> build_v2_snapshot_copy(PGconn* conn,
                                                                       const v2_snapshot_request& request);
 

@@ -34,22 +34,28 @@ void websocket_session<Stream>::handle_ack(std::string_view text) {
 }
 
 template <class Stream>
-void websocket_session<Stream>::send_ack(lsn position) {
+proto::control_request websocket_session<Stream>::ack_request(lsn position) const {
   proto::control_request ack;
   ack.op = proto::control_op::ack;
   ack.stream = stream_;
   ack.ack_lsn = position;
   ack.consumer = attach_.consumer;
   ack.epoch = epoch_;
+  return ack;
+}
+
+template <class Stream>
+void websocket_session<Stream>::send_ack(lsn position) {
   ack_in_flight_ = true;
   std::weak_ptr<websocket_session> weak = this->shared_from_this();
-  context_.link.call(ack, [weak](const proto::control_reply& reply) {
+  context_.link.call(ack_request(position), [weak](const proto::control_reply& reply) {
     auto self = weak.lock();
     if (!self) return;
     self->ack_in_flight_ = false;
     // pgdeltastream sent nothing on success; neither do we.
     if (!reply.ok) self->send_error_frame("ACK not committed: " + reply.error);
-    if (auto next = std::exchange(self->queued_ack_, std::nullopt); next && !self->ended_) self->send_ack(*next);
+    // Also when the connection has ended since: the client sent it, so it is committed.
+    if (auto next = std::exchange(self->queued_ack_, std::nullopt)) self->send_ack(*next);
   });
 }
 

@@ -357,6 +357,11 @@ void websocket_session<Stream>::leave_hub() {
   context_.hub.remove(stream_, this);
   if (role_ == role::consumer) {
     context_.link.remove_marker(stream_, attach_.marker);
+    // An ACK that waited for the one in flight goes before the claim is given up (the
+    // reader takes requests in order): the client sent it, so it is committed.
+    if (auto queued = std::exchange(queued_ack_, std::nullopt)) {
+      context_.link.call(ack_request(*queued), [](const proto::control_reply&) {});
+    }
     // Free the stream at once for the next consumer, on any gateway.
     proto::control_request unhold;
     unhold.op = proto::control_op::unhold;

@@ -53,6 +53,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   void on_read(beast::error_code error, std::size_t bytes);
   void handle_ack(std::string_view text);
   void send_ack(lsn position);
+  proto::control_request ack_request(lsn position) const;
   void send_error_frame(const std::string& message);
   // `piece` lies in `owner`'s bytes (a row stream's piece is split without copying).
   void enqueue(std::shared_ptr<const std::string> owner, std::string_view piece, bool last_piece);

@@ -30,7 +30,8 @@ DECLARE
   problem_detail text;
 BEGIN
   IF spec IS NULL THEN
-    RAISE EXCEPTION 'the stream''s definition was lost with the connection to PostgreSQL; try again';
+    RAISE EXCEPTION 'the stream''s definition was lost with the connection to PostgreSQL; try again'
+      USING ERRCODE = 'connection_failure';
   END IF;
   -- A row filter is pasted as text: read it as PostgreSQL reads it by default.
   PERFORM set_config('standard_conforming_strings', 'on', true);
@@ -141,6 +142,10 @@ DO $deltastream$
 DECLARE
   input CONSTANT jsonb := NULLIF(current_setting('deltastream.input', true), '')::jsonb;
 BEGIN
+  IF input IS NULL THEN
+    RAISE EXCEPTION 'the request''s input was lost with the connection to PostgreSQL; try again'
+      USING ERRCODE = 'connection_failure';
+  END IF;
   IF EXISTS (SELECT FROM pg_publication WHERE pubname = input->>'publication') THEN
     EXECUTE format('COMMENT ON PUBLICATION %I IS %L', input->>'publication',
                    'deltastream row stream, created at ' || (input->>'lsn'));
@@ -153,6 +158,10 @@ DO $deltastream$
 DECLARE
   input CONSTANT jsonb := NULLIF(current_setting('deltastream.input', true), '')::jsonb;
 BEGIN
+  IF input IS NULL THEN
+    RAISE EXCEPTION 'the request''s input was lost with the connection to PostgreSQL; try again'
+      USING ERRCODE = 'connection_failure';
+  END IF;
   IF NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = input->>'publication') THEN
     EXECUTE format('DROP PUBLICATION IF EXISTS %I', input->>'publication');
   END IF;
@@ -164,12 +173,18 @@ DO $deltastream$
 DECLARE
   input CONSTANT jsonb := NULLIF(current_setting('deltastream.input', true), '')::jsonb;
 BEGIN
+  IF input IS NULL THEN
+    RAISE EXCEPTION 'the request''s input was lost with the connection to PostgreSQL; try again'
+      USING ERRCODE = 'connection_failure';
+  END IF;
   IF NOT EXISTS (SELECT FROM pg_replication_slots
                  WHERE slot_name = input->>'publication' AND database = current_database()) THEN
     RAISE EXCEPTION 'no such stream "%"', input->>'publication' USING ERRCODE = 'no_data_found';
   END IF;
-  PERFORM pg_drop_replication_slot(input->>'publication');
+  -- The publication first: dropping a slot cannot be rolled back, dropping a publication
+  -- can, with the rest, when the slot's drop fails (still active: 55006).
   EXECUTE format('DROP PUBLICATION IF EXISTS %I', input->>'publication');
+  PERFORM pg_drop_replication_slot(input->>'publication');
 END
 $deltastream$)SQL";
 

@@ -32,7 +32,8 @@ class row_stream_setup {
   void record_start(const std::string& publication, lsn start);
   // Drops the publication when no slot of its name exists (a create that failed later).
   void remove_orphan(const std::string& publication);
-  // Drops the slot, then the publication, in one transaction; P0002 when there is no slot.
+  // Drops the publication, then the slot, in one transaction (a failed slot drop keeps
+  // the publication); P0002 when there is no slot.
   void drop(const std::string& stream, done_function done);
 
  private:

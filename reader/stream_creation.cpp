@@ -15,17 +15,21 @@ std::optional<std::string> stream_registry::create(const proto::control_request&
                                                    std::uint64_t ticket) {
   if (!request.tables.empty() || is_row_stream(request.stream)) return create_row_stream(request, ticket);
   const auto name = request.stream.empty() ? stream_name::generate() : *stream_name::parse(request.stream);
-  if (journal_) journal_->forget(name.str());  // a new slot: nothing of it is acknowledged
   const auto plugin = request.plugin.empty() ? settings_.plugin : request.plugin;
+  // A new slot: nothing of it is acknowledged. Only once it exists: a create refused
+  // because the name is taken must not take the live stream's journal entry.
+  auto forget_journal = [this, name](std::optional<lsn> start) {
+    if (start && journal_) journal_->forget(name.str());
+  };
   if (plugin != "pgoutput") {
-    creations_.create(name, plugin, request.id, ticket);
+    creations_.create(name, plugin, request.id, ticket, forget_journal);
     return std::nullopt;  // answered from step(), once PostgreSQL has
   }
   // The publication first: a slot that could not be streamed is never created.
-  publications_.prepare([this, name, id = request.id, ticket](std::optional<pg_error> error) {
+  publications_.prepare([this, name, id = request.id, ticket, forget_journal](std::optional<pg_error> error) {
     try {
       if (error) throw *error;
-      creations_.create(name, "pgoutput", id, ticket);
+      creations_.create(name, "pgoutput", id, ticket, forget_journal);
     } catch (const pg_error& refused) {
       reply_later_(ticket, postgres_refusal(id, "create " + name.str(), refused));
     }
@@ -52,13 +56,13 @@ std::optional<std::string> stream_registry::create_row_stream(const proto::contr
         .add("sqlstate", "42710")
         .str();
   }
-  if (journal_) journal_->forget(name.str());
   const auto definition = row_stream_definition(name.str(), std::get<std::vector<row_table_spec>>(tables));
   row_streams_.create(definition, [this, name, id = request.id, ticket](std::optional<pg_error> error) {
     try {
       if (error) throw *error;
       creations_.create(name, "pgoutput", id, ticket, [this, name](std::optional<lsn> start) {
         creating_rows_.erase(name.str());
+        if (start && journal_) journal_->forget(name.str());
         if (start) return row_streams_.record_start(name.str(), *start);
         row_streams_.remove_orphan(name.str());
       });

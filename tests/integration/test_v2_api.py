@@ -290,6 +290,23 @@ class ChangesTest(V2Case):
         again = asyncio.run(reconnect())
         self.assertEqual([e["new"]["id"] for e in again if e["op"] == "insert"], [3])  # not 1 and 2
 
+    def test_the_last_ack_before_closing_is_committed(self):
+        self.created({"name": "closing", "tables": [{"table": "v2_keyed"}]})
+
+        async def scenario():
+            async with self.changes("closing") as ws:
+                for row in (1, 2):
+                    sql(f"INSERT INTO v2_keyed VALUES ({row}, 'x', 1, 's')")
+                first = await events_until(ws, lambda e: e["op"] == "commit")
+                second = await events_until(ws, lambda e: e["op"] == "commit")
+                await ws.send(json.dumps({"lsn": first[-1]["lsn"]}))
+                await ws.send(json.dumps({"lsn": second[-1]["lsn"]}))  # while the first may be in flight
+            return second[-1]["lsn"]  # closed at once
+
+        last = asyncio.run(scenario())
+        wait_until(lambda: sql("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+                               ("delta_v2_closing",))[0][0] == last, what="the last ACK to reach PostgreSQL")
+
     def test_an_ack_for_every_commit_is_taken_however_fast_they_come(self):
         self.created({"name": "acks", "tables": [{"table": "v2_keyed"}]})
         # A backlog of 20,000 single-row transactions (a DO block may COMMIT outside a transaction).
@@ -413,6 +430,26 @@ class SnapshotTest(V2Case):
         self.assertEqual(new, {"id": 2, "amount": 42, "amounts": [1, 2], "mood": "happy", "moods": ["sad", "ok"],
                                "tags": ["a"]})
         self.assertEqual(snapshot_row, dict(new, id=1))
+
+    def test_a_gateway_never_serves_the_snapshot_of_a_deleted_stream_as_a_new_ones(self):
+        sql("INSERT INTO v2_keyed VALUES (1, 'before', 1, 's')")
+        self.created({"name": "again", "tables": [{"table": "v2_keyed"}]})  # this gateway holds its snapshot
+        other = Gateway(self.reader)
+        try:
+            self.assertEqual(other.http("DELETE", "/v2/streams/again")[0], 204)
+            sql("INSERT INTO v2_keyed VALUES (2, 'between', 1, 's')")
+            status, _ = other.http("POST", "/v2/streams", json.dumps({"name": "again", "tables": [{"table": "v2_keyed"}]}))
+            self.assertEqual(status, 201)
+            status, body = self.ndjson("/v2/streams/again/snapshot?table=v2_keyed")
+            self.assertEqual(status, 410, body)
+            self.assertIn("deleted since", body["error"])
+            conn = other.connection()
+            conn.request("GET", "/v2/streams/again/snapshot?table=v2_keyed")
+            rows = [json.loads(line)["id"] for line in conn.getresponse().read().decode().split()]
+            conn.close()
+            self.assertEqual(rows, [1, 2])
+        finally:
+            other.close()
 
     def test_snapshot_in_key_order_resumes_after_a_key_and_refuses_clearly(self):
         sql("INSERT INTO v2_keyed SELECT g, 'old', g, 's' FROM generate_series(1, 1000) g")
