@@ -114,6 +114,10 @@ class TailTest(ReaderCase):
         every_row = set(range(1, rows + 1))
         wait_until(lambda: every_row <= set(ids([line for r in runs for line in r.lines()], table)),
                    timeout=60, what="every row in the runs' output")
+        # Every row may have been written by earlier runs: the last one must have started
+        # (it holds the stream) before SIGTERM asks it to finish, or the signal kills it.
+        wait_until(lambda: any(item["stream"] == stream and item.get("consumer")
+                               for item in self.control.ok("list")["streams"]), what="the last run to attach")
         last.process.send_signal(signal.SIGTERM)
         self.assertEqual(last.wait(), 0, last.log())
         written = [line for r in runs for line in r.lines()]
