@@ -137,46 +137,32 @@ BEGIN
 END
 $deltastream$)SQL";
 
-constexpr const char* record_start_block = R"SQL(
-DO $deltastream$
-DECLARE
-  input CONSTANT jsonb := NULLIF(current_setting('deltastream.input', true), '')::jsonb;
-BEGIN
-  IF input IS NULL THEN
-    RAISE EXCEPTION 'the request''s input was lost with the connection to PostgreSQL; try again'
-      USING ERRCODE = 'connection_failure';
-  END IF;
+// A block whose input is the JSON object `input`; one lost with its connection (the
+// DO sent again on a new one) is a connection failure, not the client's.
+#define INPUT_BLOCK_START                                                                    \
+  "\nDO $deltastream$\nDECLARE\n"                                                            \
+  "  input CONSTANT jsonb := NULLIF(current_setting('deltastream.input', true), '')::jsonb;\n" \
+  "BEGIN\n"                                                                                  \
+  "  IF input IS NULL THEN\n"                                                                \
+  "    RAISE EXCEPTION 'the request''s input was lost with the connection to PostgreSQL; "  \
+  "try again'\n      USING ERRCODE = 'connection_failure';\n"                               \
+  "  END IF;"
+#define INPUT_BLOCK_END "END\n$deltastream$"
+
+constexpr const char* record_start_block = INPUT_BLOCK_START R"SQL(
   IF EXISTS (SELECT FROM pg_publication WHERE pubname = input->>'publication') THEN
     EXECUTE format('COMMENT ON PUBLICATION %I IS %L', input->>'publication',
                    'deltastream row stream, created at ' || (input->>'lsn'));
   END IF;
-END
-$deltastream$)SQL";
+)SQL" INPUT_BLOCK_END;
 
-constexpr const char* remove_orphan_block = R"SQL(
-DO $deltastream$
-DECLARE
-  input CONSTANT jsonb := NULLIF(current_setting('deltastream.input', true), '')::jsonb;
-BEGIN
-  IF input IS NULL THEN
-    RAISE EXCEPTION 'the request''s input was lost with the connection to PostgreSQL; try again'
-      USING ERRCODE = 'connection_failure';
-  END IF;
+constexpr const char* remove_orphan_block = INPUT_BLOCK_START R"SQL(
   IF NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = input->>'publication') THEN
     EXECUTE format('DROP PUBLICATION IF EXISTS %I', input->>'publication');
   END IF;
-END
-$deltastream$)SQL";
+)SQL" INPUT_BLOCK_END;
 
-constexpr const char* drop_block = R"SQL(
-DO $deltastream$
-DECLARE
-  input CONSTANT jsonb := NULLIF(current_setting('deltastream.input', true), '')::jsonb;
-BEGIN
-  IF input IS NULL THEN
-    RAISE EXCEPTION 'the request''s input was lost with the connection to PostgreSQL; try again'
-      USING ERRCODE = 'connection_failure';
-  END IF;
+constexpr const char* drop_block = INPUT_BLOCK_START R"SQL(
   IF NOT EXISTS (SELECT FROM pg_replication_slots
                  WHERE slot_name = input->>'publication' AND database = current_database()) THEN
     RAISE EXCEPTION 'no such stream "%"', input->>'publication' USING ERRCODE = 'no_data_found';
@@ -185,8 +171,7 @@ BEGIN
   -- can, with the rest, when the slot's drop fails (still active: 55006).
   EXECUTE format('DROP PUBLICATION IF EXISTS %I', input->>'publication');
   PERFORM pg_drop_replication_slot(input->>'publication');
-END
-$deltastream$)SQL";
+)SQL" INPUT_BLOCK_END;
 
 std::string publication_input(const std::string& publication) {
   return json_object().add("publication", publication).str();
