@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "gateway/console_page.hpp"
 #include "gateway/v2_path.hpp"
 
 namespace deltastream::gateway {
@@ -25,6 +26,7 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) {
 // What each request needs; nullopt: open to anyone (health checks).
 std::optional<access_scope> required_scope(const std::string& path, http::verb method) {
   if (path == "/healthz" || path == "/readyz") return std::nullopt;
+  if (is_console_path(path)) return std::nullopt;  // the page itself; its API calls need tokens
   if (path == "/v1/init" || path == "/v1/init/") return access_scope::admin;
   if (const auto v2 = parse_v2_path(path)) {
     const bool changes = (v2->name.empty() && method == http::verb::post) ||
@@ -37,7 +39,7 @@ std::optional<access_scope> required_scope(const std::string& path, http::verb m
 // A token limited to some v2 streams reads those, and the list (which shows only
 // them); nothing else, v1 included.
 bool within_streams(const access_grant& grant, const std::string& path) {
-  if (!grant.limited()) return true;
+  if (!grant.limited() || path == "/v2/slots") return true;  // the list shows only its streams
   const auto v2 = parse_v2_path(path);
   return v2 && (v2->name.empty() || grant.reads(v2->name));
 }

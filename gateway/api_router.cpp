@@ -6,6 +6,7 @@
 #include "common/errors.hpp"
 #include "common/json_writer.hpp"
 #include "common/logging.hpp"
+#include "gateway/console_page.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/query_string.hpp"
 #include "gateway/snapshot_request.hpp"
@@ -123,7 +124,8 @@ void serve_metrics(gateway_context& context, respond_function respond) {
 void serve_readiness(gateway_context& context, respond_function respond) {
   proto::control_request status;
   status.op = proto::control_op::status;
-  context.link.call(status, [respond](const proto::control_reply& reply) {
+  const bool tokens = context.settings.access.tokens.has_value();
+  context.link.call(status, [respond, tokens](const proto::control_reply& reply) {
     bool postgres = false;
     if (reply.ok) {
       simdjson::dom::parser parser;
@@ -135,7 +137,8 @@ void serve_readiness(gateway_context& context, respond_function respond) {
     auto body = json_object()
                     .add("status", ready ? "ready" : "not ready")
                     .add("reader", reply.ok)
-                    .add("postgres", postgres);
+                    .add("postgres", postgres)
+                    .add("token_required", tokens);  // so that a page asks for one before a 401
     if (!reply.ok) body.add("error", reply.error);
     respond(json_response(ready ? http::status::ok : http::status::service_unavailable, body.str()));
   });
@@ -210,6 +213,7 @@ void route_request(gateway_context& context, const http_request& request, respon
                               "upgrade request"));
   }
   if (route_v2(context, request, *target, respond)) return;
+  if (is_console_path(path)) return respond(console_response(request, path));
   if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
     if (method == http::verb::head) respond = headers_only(std::move(respond));  // probes use HEAD too
     else if (method != http::verb::get) return respond(method_not_allowed(http::verb::get));

@@ -39,7 +39,7 @@ gateway::gateway(const gateway_options& options)
                    std::shared_ptr<const std::string> payload) {
               hub_.on_frame(stream, header, payload);
             }),
-      context_{options.server, io_, database_, link_, hub_, snapshots_, tls_.get(), {}, random_instance(), 0, refusal_log()},
+      context_{options.server, io_, database_, link_, hub_, snapshots_, tls_.get(), {}, random_instance(), 0, refusal_log(), lag_history()},
       housekeeping_timer_(io_) {
   listen();
 }
@@ -115,7 +115,16 @@ void gateway::schedule_housekeeping() {
     if (error) return;
     hub_.check_liveness(std::chrono::steady_clock::now(), options_.server.reader_silence_limit);
     if (++housekeeping_rounds_ % 5 == 0) net::post(database_, [this] { snapshots_.expire_idle(); });
+    if (housekeeping_rounds_ % lag_history::interval.count() == 1) sample_lag();
     schedule_housekeeping();
+  });
+}
+
+void gateway::sample_lag() {
+  proto::control_request list;
+  list.op = proto::control_op::list;
+  link_.call(list, [this](const proto::control_reply& reply) {
+    if (reply.ok) context_.lag.record(reply.json, std::chrono::system_clock::now());
   });
 }
 

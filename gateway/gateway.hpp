@@ -29,7 +29,8 @@ class gateway {
 
  private:
   void listen();  // on every address of --server-host; throws config_error
-  void schedule_housekeeping();  // liveness of streams, idle snapshots
+  void schedule_housekeeping();  // liveness of streams, idle snapshots, lag samples
+  void sample_lag();             // every slot's lag, into context_.lag
 
   const gateway_options& options_;
   std::unique_ptr<boost::asio::ssl::context> tls_;  // first: bad files stop us before anything starts

@@ -8,6 +8,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "gateway/access_control.hpp"
+#include "gateway/lag_history.hpp"
 #include "gateway/reader_link.hpp"
 #include "gateway/refusal_log.hpp"
 #include "gateway/snapshot_store.hpp"
@@ -55,6 +56,7 @@ struct gateway_context {
   std::string instance;          // random per process: names this gateway's consumers
   std::uint64_t consumers_started = 0;
   refusal_log refusals;          // refused requests' log lines, at a bounded rate
+  lag_history lag;               // each slot's lag over the last 15 minutes (the console's)
 };
 
 }  // namespace deltastream::gateway

@@ -116,6 +116,10 @@ std::string render_metrics(const std::map<std::string, stream_hub::stream_stats>
   family messages(out, "deltastream_messages_delivered_total", "counter",
                   "Messages handed to WebSocket connections (one per connection)");
   for (const auto& [stream, stats] : streams) messages.sample(stream, static_cast<double>(stats.messages));
+  family received(out, "deltastream_messages_received_total", "counter",
+                  "Messages the gateway received from the reader while it had connections to the stream "
+                  "(v1: transactions, v2: events)");
+  for (const auto& [stream, stats] : streams) received.sample(stream, static_cast<double>(stats.received));
   family bytes(out, "deltastream_bytes_delivered_total", "counter",
                "Bytes handed to WebSocket connections");
   for (const auto& [stream, stats] : streams) bytes.sample(stream, static_cast<double>(stats.bytes));

@@ -75,6 +75,7 @@ void stream_hub::on_frame(const std::string& stream, const proto::frame_header& 
   if (found == streams_.end()) return;
   auto& entry = found->second;
   entry.last_frame = std::chrono::steady_clock::now();
+  count_received(stream, header, *payload);
   deliver_to_observers(stream, entry, header, payload, before);
   found = streams_.find(stream);  // deliveries may have removed the entry
   if (found == streams_.end()) return;
@@ -237,6 +238,19 @@ void stream_hub::count_delivery(const std::string& stream, std::size_t bytes, st
   auto& counters = counters_[stream];
   if (last_piece) counters.messages += clients;
   counters.bytes += bytes * clients;
+}
+
+void stream_hub::count_received(const std::string& stream, const proto::frame_header& header,
+                                const std::string& payload) {
+  if (!proto::carries_data(header.kind)) return;
+  const bool last_piece = header.kind != proto::frame_kind::data_part;
+  if (v2_name_of_slot(stream).empty()) {
+    if (last_piece) ++counters_[stream].received;  // v1: a transaction is one message
+    return;
+  }
+  // A row stream's pieces are whole lines, one event each; only the last has no '\n'.
+  counters_[stream].received += static_cast<std::uint64_t>(std::count(payload.begin(), payload.end(), '\n')) +
+                                (last_piece && !payload.empty() ? 1 : 0);
 }
 
 void stream_hub::count_disconnect(const std::string& stream, close_code code) {

@@ -77,6 +77,7 @@ class stream_hub {
   // connections open now.
   struct stream_stats {
     std::uint64_t messages = 0;  // deliveries to clients (a message to two clients: 2)
+    std::uint64_t received = 0;  // messages from the reader while anyone here listened (v2: events)
     std::uint64_t bytes = 0;
     std::map<std::uint16_t, std::uint64_t> disconnects;  // by close code we sent
     std::size_t consumers = 0;
@@ -122,6 +123,7 @@ class stream_hub {
                     std::string reason);
   void forget_if_empty(const std::string& stream);
 
+  void count_received(const std::string& stream, const proto::frame_header& header, const std::string& payload);
   void count_delivery(const std::string& stream, std::size_t bytes, std::size_t clients,
                       bool last_piece);
 

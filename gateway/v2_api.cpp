@@ -75,6 +75,26 @@ void list_streams(gateway_context& context, std::optional<access_grant> grant, r
   });
 }
 
+// GET /v2/slots: every slot the reader serves, v1's too, for dashboards (the console).
+void list_slots(gateway_context& context, const request_target& target, std::optional<access_grant> grant,
+                respond_function respond) {
+  const auto history = target.param("history");
+  if (!history.empty() && history != "true" && history != "false") {
+    return respond(json_error(http::status::bad_request, "history must be true or false"));
+  }
+  proto::control_request list;
+  list.op = proto::control_op::list;
+  context.link.call(list, [&context, respond, grant, with_history = history == "true"](const proto::control_reply& reply) {
+    if (!reply.ok) return respond(json_error(refusal_status(reply), "cannot list slots: " + reply.error));
+    const auto slots = all_slots(context, reply.json, grant, with_history);
+    respond(json_response(http::status::ok, json_object()
+                                                .add("lag_history_interval_seconds",
+                                                     static_cast<std::uint64_t>(lag_history::interval.count()))
+                                                .raw("slots", slots)
+                                                .str()));
+  });
+}
+
 void show_stream(gateway_context& context, const std::string& name, http::status status, respond_function respond) {
   with_streams(context, std::move(respond), [name, status](const std::vector<v2_stream_view>& streams) {
     for (const auto& stream : streams) {
@@ -215,9 +235,13 @@ http_response wrong_method(const char* allowed) {
 
 bool route_v2(gateway_context& context, const http_request& request, const request_target& target,
               respond_function& respond) {
+  const auto method = request.method();
+  if (target.path == "/v2/slots") {
+    if (method != http::verb::get) return respond(wrong_method("GET")), true;
+    return list_slots(context, target, grant_of(context, request, target), respond), true;
+  }
   const auto path = parse_v2_path(target.path);
   if (!path) return false;
-  const auto method = request.method();
   if (path->name.empty()) {
     if (method == http::verb::get) return list_streams(context, grant_of(context, request, target), respond), true;
     if (method == http::verb::post) return create_stream(context, request, respond), true;

@@ -49,6 +49,24 @@ std::string tables_of(simdjson::dom::object slot) {
   return out + "]";
 }
 
+// What every slot's view shows of its state: its consumer (anywhere), observers (here),
+// how far it is acknowledged and how much WAL PostgreSQL keeps for it.
+void add_state(json_object& view, simdjson::dom::object slot,
+               const std::map<std::string, stream_hub::stream_stats>& stats, const std::string& slot_name) {
+  bool consumer = false;
+  if (slot["consumer"].get_bool().get(consumer)) consumer = false;
+  view.raw("consumer", json_object().add("connected", consumer).str());
+  const auto counted = stats.find(slot_name);
+  view.add("observers", static_cast<std::uint64_t>(counted == stats.end() ? 0 : counted->second.observers));
+  auto acked = text_of(slot, "acked_lsn");
+  view.add("acked_lsn", acked.empty() ? text_of(slot, "confirmed_flush_lsn") : acked);
+  std::int64_t lag = 0;
+  if (slot["lag_bytes"].get_int64().get(lag)) lag = 0;
+  bool lag_warning = false;
+  if (slot["lag_warning"].get_bool().get(lag_warning)) lag_warning = false;
+  view.add("lag_bytes", lag).add("lag_warning", lag_warning);
+}
+
 }  // namespace
 
 std::vector<v2_stream_view> row_streams(gateway_context& context, std::string_view list_reply) {
@@ -70,18 +88,7 @@ std::vector<v2_stream_view> row_streams(gateway_context& context, std::string_vi
     } else {
       view.raw("snapshot", "null");
     }
-    bool consumer = false;
-    if (slot["consumer"].get_bool().get(consumer)) consumer = false;
-    view.raw("consumer", json_object().add("connected", consumer).str());
-    const auto counted = stats.find(slot_name);
-    view.add("observers", static_cast<std::uint64_t>(counted == stats.end() ? 0 : counted->second.observers));
-    auto acked = text_of(slot, "acked_lsn");
-    view.add("acked_lsn", acked.empty() ? text_of(slot, "confirmed_flush_lsn") : acked);
-    std::int64_t lag = 0;
-    if (slot["lag_bytes"].get_int64().get(lag)) lag = 0;
-    bool lag_warning = false;
-    if (slot["lag_warning"].get_bool().get(lag_warning)) lag_warning = false;
-    view.add("lag_bytes", lag).add("lag_warning", lag_warning);
+    add_state(view, slot, stats, slot_name);
     const auto created = text_of(slot, "created_lsn");
     if (created.empty()) {
       view.raw("created_lsn", "null");
@@ -91,6 +98,31 @@ std::vector<v2_stream_view> row_streams(gateway_context& context, std::string_vi
     views.push_back({name, view.str()});
   }
   return views;
+}
+
+
+std::string all_slots(gateway_context& context, std::string_view list_reply,
+                      const std::optional<access_grant>& grant, bool history) {
+  simdjson::dom::parser parser;
+  simdjson::dom::array slots;
+  std::string items = "[";
+  if (parser.parse(list_reply.data(), list_reply.size(), true)["streams"].get_array().get(slots)) return items + "]";
+  const auto stats = context.hub.stats();
+  for (auto element : slots) {
+    simdjson::dom::object slot;
+    if (element.get_object().get(slot)) continue;
+    const auto slot_name = text_of(slot, "stream");
+    const auto v2_name = text_of(slot, "format") == "rows" ? v2_name_of_slot(slot_name) : std::string();
+    // A token limited to some v2 streams sees only those (and no v1 slot).
+    if (grant && grant->limited() && (v2_name.empty() || !grant->reads(v2_name))) continue;
+    json_object view;
+    view.add("slot", slot_name).add("api", v2_name.empty() ? "v1" : "v2").add("name", v2_name.empty() ? slot_name : v2_name);
+    add_state(view, slot, stats, slot_name);
+    if (history) view.raw("lag_history", context.lag.json_of(slot_name));
+    if (items.size() > 1) items += ',';
+    items += view.str();
+  }
+  return items + "]";
 }
 
 }  // namespace deltastream::gateway

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,5 +21,12 @@ struct v2_stream_view {
 // The row streams of the reader's `list` reply, with this gateway's observers and
 // snapshots. Call on the I/O thread (the hub is read).
 std::vector<v2_stream_view> row_streams(gateway_context& context, std::string_view list_reply);
+
+// GET /v2/slots: every slot of the reader's `list` reply, v1's and v2's, as a JSON array:
+//   [{"slot", "api": "v1"|"v2", "name" (the v2 name, or the slot), "consumer", "observers",
+//     "acked_lsn", "lag_bytes", "lag_warning", "lag_history" (with `history`)}]
+// A token limited to some v2 streams sees only those. On the I/O thread.
+std::string all_slots(gateway_context& context, std::string_view list_reply,
+                      const std::optional<access_grant>& grant, bool history);
 
 }  // namespace deltastream::gateway
