@@ -75,6 +75,11 @@ TEST_CASE("bearer tokens: 401 without or with a wrong token, 403 without the sco
   CHECK(status_of(policy, request_for("/healthz")) == 200);
   CHECK(status_of(policy, request_for("/readyz")) == 200);
   CHECK(status_of(policy, request_for("/metrics")) == 401);
+  CHECK(status_of(policy, request_for("/v2/slots")) == 401);
+  // The console's page and files hold no data: anyone may load them, then give a token.
+  CHECK(status_of(policy, request_for("/console")) == 200);
+  CHECK(status_of(policy, request_for("/console/console.js")) == 200);
+  CHECK(status_of(policy, request_for("/consoles")) == 401);
   // Browsers' WebSockets cannot send headers: the token may come in the URL.
   CHECK(status_of(policy, request_for("/v1/lr/stream?slotName=delta_x&access_token=rrrrrrrrrrrrrrrrrrrrrrrr"),
                   true) == 200);
@@ -124,6 +129,8 @@ TEST_CASE("tokens limited to v2 streams read those streams and the list, nothing
   CHECK(as("/v2/streams", http::verb::post) == 403);                 // creating needs admin
   CHECK(as("/v2/streams/billing", http::verb::delete_) == 403);      // so does deleting
   CHECK(as("/healthz") == 200);
+  CHECK(as("/v2/slots?history=true") == 200);  // the list: it shows only these streams
+
 
   auto read_token = request_for("/v2/streams/billing");
   read_token.method(http::verb::delete_);
