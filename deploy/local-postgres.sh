@@ -26,11 +26,11 @@ write_settings() {
     cat <<CONF
 
 # deploy/local-postgres.sh: this cluster's address, and room for the test suite's
-# streams (the limits this script has always set).
+# streams (LOCAL_PG_SLOTS, 40 unless set: the console's test lists a thousand).
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
-max_replication_slots = 40
+max_replication_slots = ${LOCAL_PG_SLOTS:-40}
 max_wal_senders = 40
 CONF
   } >"$dir/data/deltastream.conf"

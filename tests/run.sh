@@ -25,6 +25,8 @@ cleanup() {
   rm -rf "$cluster"
 }
 trap cleanup EXIT
+# Room for test_console's thousand streams; exported, so that the tests' restarts keep it.
+export LOCAL_PG_SLOTS=1100
 LOCAL_PG_FAST=1 "$root/deploy/local-postgres.sh" "$cluster" start
 export PGTEST_DSN=$(cat "$cluster/dsn")
 export PGTEST_CLUSTER="$root/deploy/local-postgres.sh $cluster"
