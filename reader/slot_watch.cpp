@@ -7,8 +7,7 @@ slot_watch::verdict slot_watch::review(const std::vector<slot>& slots, clock::ti
   std::map<std::string, clock::time_point> unused_since;
   std::set<std::string> lagging;
   for (const auto& current : slots) {
-    if (current.lag_bytes >= 0 &&
-        static_cast<std::uint64_t>(current.lag_bytes) >= settings_.lag_warning_bytes) {
+    if (over_threshold(current.lag_bytes)) {
       if (!lagging_.count(current.name)) result.lag_warnings.push_back(current.name);
       lagging.insert(current.name);
     }

@@ -36,6 +36,11 @@ class slot_watch {
 
   verdict review(const std::vector<slot>& slots, clock::time_point now);
   bool lagging(const std::string& name) const { return lagging_.count(name) > 0; }
+  // Whether a lag is over the threshold: what `list` shows beside the lag it read, so that
+  // the two always agree (lagging() is as of the last review).
+  bool over_threshold(std::int64_t lag_bytes) const {
+    return lag_bytes >= 0 && static_cast<std::uint64_t>(lag_bytes) >= settings_.lag_warning_bytes;
+  }
 
  private:
   const slot_watch_settings& settings_;

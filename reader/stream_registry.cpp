@@ -122,7 +122,7 @@ std::string stream_registry::describe(const std::string& id, const std::vector<s
         .add("active", slot.active)
         .add("plugin", slot.plugin)
         .add("format", is_row_stream(slot.name) ? "rows" : "wal2json")
-        .add("lag_warning", watch_.lagging(slot.name));
+        .add("lag_warning", watch_.over_threshold(slot.lag_bytes));
     if (is_row_stream(slot.name)) {
       item.raw("tables", slot.tables.empty() ? "[]" : slot.tables);
       const auto at = slot.comment.rfind(' ');

@@ -134,6 +134,8 @@ async function pollOnce() {
     await Promise.all([readSlots(), readRates()]);
     list.update();
     page.update();
+    // The time of the figures on screen: a gateway that stops answering shows as a stale time.
+    statusLine.textContent += " · updated " + new Date().toLocaleTimeString();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       showTokenForm("The gateway refused the token: " + error.message);

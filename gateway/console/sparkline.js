@@ -1,21 +1,24 @@
 // A slot's lag over the last 15 minutes as an inline SVG line: time on x (the window
-// ends now), bytes on y (scaled to the window's largest value).
+// ends now, and starts at the oldest sample when there are not yet 15 minutes of them, as
+// after the gateway's start), bytes on y (scaled to the window's largest value).
 
 const svgNs = "http://www.w3.org/2000/svg";
 export const windowSeconds = 15 * 60;
 
+// Returns the seconds the line spans.
 export function drawSparkline(svg, samples, nowSeconds, warning) {
   const width = Number(svg.getAttribute("data-width")) || 120;
   const height = Number(svg.getAttribute("data-height")) || 24;
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("preserveAspectRatio", "none");
   svg.classList.toggle("warning", warning);
-  const start = nowSeconds - windowSeconds;
-  const shown = samples.filter(([time]) => time >= start);
+  const shown = samples.filter(([time]) => time >= nowSeconds - windowSeconds);
+  const start = shown.length ? Math.min(shown[0][0], nowSeconds - 1) : nowSeconds - windowSeconds;
+  const span = nowSeconds - start;
   const largest = Math.max(1, ...shown.map(([, bytes]) => bytes));
   const points = shown
     .map(([time, bytes]) => {
-      const x = ((time - start) / windowSeconds) * width;
+      const x = ((time - start) / span) * width;
       const y = height - 1 - (bytes / largest) * (height - 2);
       return x.toFixed(1) + "," + y.toFixed(1);
     })
@@ -27,6 +30,7 @@ export function drawSparkline(svg, samples, nowSeconds, warning) {
   }
   line.setAttribute("points", points);
   svg.setAttribute("data-points", String(shown.length));
+  return span;
 }
 
 export function createSparkline(width, height, label) {
@@ -39,15 +43,9 @@ export function createSparkline(width, height, label) {
   return svg;
 }
 
-// Adds the latest reading to a slot's samples: one point per 10 s (the gateway's own
-// sampling interval), the newest always the latest value; older than the window goes.
+// Adds the latest reading to a slot's samples (every poll's: a short peak between the
+// gateway's 10 s samples still shows); older than the window goes.
 export function addSample(samples, nowSeconds, bytes) {
-  const last = samples[samples.length - 1];
-  if (last && nowSeconds - last[0] < 10 && samples.length > 1 &&
-      nowSeconds - samples[samples.length - 2][0] < 10) {
-    samples[samples.length - 1] = [nowSeconds, bytes];
-  } else {
-    samples.push([nowSeconds, bytes]);
-  }
+  samples.push([nowSeconds, bytes]);
   while (samples.length && samples[0][0] < nowSeconds - windowSeconds) samples.shift();
 }

@@ -58,7 +58,10 @@ export class StreamPage {
     lag.dataset.bytes = String(slot.lag_bytes);
     lag.classList.toggle("warning", slot.lag_warning);
     const samples = this.state.history.get(slot.slot) || [];
-    drawSparkline(this.root.querySelector("#stream-lag-chart"), samples, this.state.nowSeconds, slot.lag_warning);
+    const span = drawSparkline(this.root.querySelector("#stream-lag-chart"), samples, this.state.nowSeconds,
+      slot.lag_warning);
+    this.root.querySelector("#stream-lag-since").textContent =
+      span >= 90 ? `${Math.round(span / 60)} min ago` : `${Math.round(span)} s ago`;
     this.root.querySelector("#stream-lag-peak").textContent =
       "peak " + humanBytes(Math.max(0, ...samples.map(([, bytes]) => bytes)));
     const rate = this.state.rates.get(slot.slot);

@@ -27,6 +27,10 @@ TEST_CASE("a slot over the lag threshold is warned about once per crossing") {
   CHECK(watch.review({{"delta_b", 10, true}}, now + 10s).lag_warnings.empty());   // back under
   CHECK_FALSE(watch.lagging("delta_b"));
   CHECK(watch.review({{"delta_b", 2000, true}}, now + 15s).lag_warnings.size() == 1);  // again
+  // What `list` shows beside a lag it has just read: that lag against the threshold.
+  CHECK(watch.over_threshold(1000));
+  CHECK_FALSE(watch.over_threshold(999));
+  CHECK_FALSE(watch.over_threshold(-1));  // no lag known
 }
 
 TEST_CASE("only slots unused for the whole period are dropped, and only when asked") {
