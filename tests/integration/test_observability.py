@@ -56,7 +56,7 @@ class ObservabilityTest(unittest.IsolatedAsyncioTestCase):
 
     async def test_metrics_follow_a_stream_and_readiness_follows_the_reader(self):
         self.assertEqual(self.gateway.http("GET", "/readyz"),
-                         (200, {"status": "ready", "reader": True, "postgres": True}))
+                         (200, {"status": "ready", "reader": True, "postgres": True, "token_required": False}))
         sql("DROP TABLE IF EXISTS metric_rows; CREATE TABLE metric_rows (id int PRIMARY KEY)")
         slot = self.gateway.init()
         uri = f"{self.gateway.ws_url}/v1/lr/stream?slotName={slot}"
