@@ -65,11 +65,10 @@ http_response unauthorized(std::string_view message, std::string_view challenge)
 }
 
 bool origin_allowed(const access_policy& policy, std::string_view origin, std::string_view host) {
-  if (policy.allowed_origins.empty()) {
-    // Same origin: the Origin's host[:port] is the Host the page asked for.
-    const auto start = origin.find("://");
-    return start != std::string_view::npos && equal_ignoring_case(origin.substr(start + 3), host);
-  }
+  // Same origin (the Origin's host[:port] is the Host the page asked for): the gateway's
+  // own pages, its console, whatever the list says.
+  const auto start = origin.find("://");
+  if (start != std::string_view::npos && equal_ignoring_case(origin.substr(start + 3), host)) return true;
   return std::any_of(policy.allowed_origins.begin(), policy.allowed_origins.end(),
                      [origin](const std::string& allowed) {
                        return allowed == "*" || equal_ignoring_case(allowed, origin);

@@ -116,8 +116,8 @@ gateway_options parse_gateway_options(int argc, char** argv) {
                "Serve on other interfaces without a token file (behind your own authentication)")
       ->envname("DELTASTREAM_ALLOW_UNAUTHENTICATED");
   app.add_option("--allowed-origins", options.server.access.allowed_origins,
-                 "Origins whose web pages may open WebSockets (comma-separated, * for any); "
-                 "default: the gateway's own")
+                 "Origins whose web pages may open WebSockets (comma-separated, * for any), "
+                 "besides the gateway's own (its console)")
       ->envname("DELTASTREAM_ALLOWED_ORIGINS")
       ->delimiter(',');
   app.add_option("--tls-cert", options.server.tls_cert_file,

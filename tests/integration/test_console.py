@@ -123,6 +123,7 @@ class ConsoleCase(unittest.TestCase):
 
     width, height = 1280, 900
     reader_flags = ()
+    gateway_flags = ()
 
     def setUp(self):
         self.suffix = suffix = secrets.token_hex(3)
@@ -144,7 +145,7 @@ class ConsoleCase(unittest.TestCase):
         self.addCleanup(os.unlink, tokens.name)
         self.reader = Reader("--status-interval", "1", *self.reader_flags)
         self.addCleanup(self.reader.close)
-        self.gateway = Gateway(self.reader, "--token-file", tokens.name)
+        self.gateway = Gateway(self.reader, "--token-file", tokens.name, *self.gateway_flags)
         self.addCleanup(self.gateway.close)
 
         self.driver = new_browser(self.width, self.height)
@@ -774,9 +775,11 @@ class KeyboardTest(ConsoleCase):
 
 
 class PhoneTest(ConsoleCase):
-    """390 px wide: no sideways scroll of the page (a wide table scrolls in its own box)."""
+    """390 px wide: no sideways scroll of the page (a wide table scrolls in its own box).
+    The gateway allows another site's pages too: its own, the console, must still work."""
 
     width, height = 390, 844
+    gateway_flags = ("--allowed-origins", "https://app.example")
 
     def setUp(self):
         super().setUp()
