@@ -18,7 +18,7 @@ constexpr std::string_view content_security_policy =
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const console_asset* find_asset(std::string_view path) {
-  std::string_view name = path == prefix ? "index.html" : path.substr(prefix.size() + 1);
+  std::string_view name = path.size() <= prefix.size() + 1 ? "index.html" : path.substr(prefix.size() + 1);
   for (const auto& asset : console_assets()) {
     if (asset.name == name) return &asset;
   }
@@ -34,8 +34,7 @@ std::string entity_tag(const console_asset& asset) {
 }  // namespace
 
 bool is_console_path(std::string_view path) {
-  return path == prefix || (path.starts_with(prefix) && path.size() > prefix.size() + 1 &&
-                            path[prefix.size()] == '/');
+  return path == prefix || (path.starts_with(prefix) && path.size() > prefix.size() && path[prefix.size()] == '/');
 }
 
 http_response console_response(const http_request& request, std::string_view path) {

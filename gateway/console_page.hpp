@@ -7,7 +7,7 @@
 
 namespace deltastream::gateway {
 
-// /console (the page) and /console/<file> (its script and styles).
+// /console (the page; also /console/) and /console/<file> (its scripts and styles).
 bool is_console_path(std::string_view path);
 
 // The console's file for a GET or HEAD of a console path: 200 with a strict

@@ -24,10 +24,12 @@ void lag_history::record(std::string_view list_reply, std::chrono::system_clock:
   std::erase_if(slots_, [&listed](const auto& entry) { return !listed.contains(entry.first); });
 }
 
-std::string lag_history::json_of(const std::string& slot) const {
+std::string lag_history::json_of(const std::string& slot, std::chrono::system_clock::time_point now) const {
+  const auto oldest = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() - span_.count();
   std::string out = "[";
   if (const auto found = slots_.find(slot); found != slots_.end()) {
     for (const auto& each : found->second) {
+      if (each.unix_seconds <= oldest) continue;
       if (out.size() > 1) out += ',';
       out += '[' + std::to_string(each.unix_seconds) + ',' + std::to_string(each.lag_bytes) + ']';
     }

@@ -27,8 +27,10 @@ class lag_history {
   // [{"stream", "lag_bytes"}]). Slots absent from it are forgotten: they were dropped.
   void record(std::string_view list_reply, std::chrono::system_clock::time_point now);
 
-  // The slot's samples, oldest first, as JSON: [[unix_seconds, bytes], ...].
-  std::string json_of(const std::string& slot) const;
+  // The slot's samples of the window that ends at `now`, oldest first, as JSON:
+  // [[unix_seconds, bytes], ...] (a reader that stopped answering stops the recording, not
+  // the window).
+  std::string json_of(const std::string& slot, std::chrono::system_clock::time_point now) const;
 
   static constexpr std::chrono::seconds interval{10};
 

@@ -84,10 +84,15 @@ void list_slots(gateway_context& context, const request_target& target, std::opt
   }
   proto::control_request list;
   list.op = proto::control_op::list;
-  context.link.call(list, [&context, respond, grant, with_history = history == "true"](const proto::control_reply& reply) {
+  const auto samples = history == "true" ? lag_samples::included : lag_samples::omitted;
+  context.link.call(list, [&context, respond, grant, samples](const proto::control_reply& reply) {
     if (!reply.ok) return respond(json_error(refusal_status(reply), "cannot list slots: " + reply.error));
-    const auto slots = all_slots(context, reply.json, grant, with_history);
+    const auto slots = all_slots(context, reply.json, grant, samples);
+    // The gateway's clock: its lag samples' clock, which a page's own samples must follow.
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::system_clock::now().time_since_epoch());
     respond(json_response(http::status::ok, json_object()
+                                                .add("now", static_cast<std::int64_t>(now.count()))
                                                 .add("lag_history_interval_seconds",
                                                      static_cast<std::uint64_t>(lag_history::interval.count()))
                                                 .raw("slots", slots)

@@ -102,7 +102,7 @@ std::vector<v2_stream_view> row_streams(gateway_context& context, std::string_vi
 
 
 std::string all_slots(gateway_context& context, std::string_view list_reply,
-                      const std::optional<access_grant>& grant, bool history) {
+                      const std::optional<access_grant>& grant, lag_samples history) {
   simdjson::dom::parser parser;
   simdjson::dom::array slots;
   std::string items = "[";
@@ -117,8 +117,13 @@ std::string all_slots(gateway_context& context, std::string_view list_reply,
     if (grant && grant->limited() && (v2_name.empty() || !grant->reads(v2_name))) continue;
     json_object view;
     view.add("slot", slot_name).add("api", v2_name.empty() ? "v1" : "v2").add("name", v2_name.empty() ? slot_name : v2_name);
+    view.raw("tables", v2_name.empty() ? "null" : tables_of(slot));
     add_state(view, slot, stats, slot_name);
-    if (history) view.raw("lag_history", context.lag.json_of(slot_name));
+    const auto counted = stats.find(slot_name);
+    view.add("messages_received", counted == stats.end() ? std::uint64_t{0} : counted->second.received);
+    if (history == lag_samples::included) {
+      view.raw("lag_history", context.lag.json_of(slot_name, std::chrono::system_clock::now()));
+    }
     if (items.size() > 1) items += ',';
     items += view.str();
   }

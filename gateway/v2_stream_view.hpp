@@ -22,11 +22,14 @@ struct v2_stream_view {
 // snapshots. Call on the I/O thread (the hub is read).
 std::vector<v2_stream_view> row_streams(gateway_context& context, std::string_view list_reply);
 
+enum class lag_samples { omitted, included };
+
 // GET /v2/slots: every slot of the reader's `list` reply, v1's and v2's, as a JSON array:
-//   [{"slot", "api": "v1"|"v2", "name" (the v2 name, or the slot), "consumer", "observers",
-//     "acked_lsn", "lag_bytes", "lag_warning", "lag_history" (with `history`)}]
+//   [{"slot", "api": "v1"|"v2", "name" (the v2 name, or the slot), "tables" (v2; null for
+//     v1, which has every table), "consumer", "observers", "acked_lsn", "lag_bytes",
+//     "lag_warning", "messages_received" (this gateway's counter), "lag_history" (included)}]
 // A token limited to some v2 streams sees only those. On the I/O thread.
 std::string all_slots(gateway_context& context, std::string_view list_reply,
-                      const std::optional<access_grant>& grant, bool history);
+                      const std::optional<access_grant>& grant, lag_samples history);
 
 }  // namespace deltastream::gateway

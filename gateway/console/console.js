@@ -1,6 +1,6 @@
 // The console's entry: the token, the polling of the public API every 2 s, and the
 // route (#/ the streams, #/v2/<name> or #/v1/<slot> one stream).
-import { ApiError, getJson, request, setToken, token } from "./api.js";
+import { ApiError, getJson, setToken, token } from "./api.js";
 import { addSample } from "./sparkline.js";
 import { StreamsList } from "./streams_list.js";
 import { StreamPage } from "./stream_page.js";
@@ -9,18 +9,17 @@ const pollMilliseconds = 2000;
 
 // What the views draw, refreshed by each poll.
 const state = {
-  slots: [],              // GET /v2/slots
-  definitions: new Map(), // v2 name -> GET /v2/streams item
-  history: new Map(),     // slot -> [[unix seconds, lag bytes]]
-  rates: new Map(),       // slot -> messages/s (null: /metrics not readable with this token)
-  metricsReadable: true,
-  nowSeconds: 0,
+  slots: [],          // GET /v2/slots
+  history: new Map(), // slot -> [[unix seconds, lag bytes]] (the gateway's clock)
+  rates: new Map(),   // slot -> messages/s received by this gateway
+  nowSeconds: 0,      // the gateway's clock at the last poll
 };
-let previousCounts = null; // slot -> [messages received, at seconds]
+let previousCounts = new Map(); // slot -> [messages received, at the gateway's seconds]
 let historyLoaded = false;
 let pollTimer = 0;
 
 const statusLine = document.getElementById("status");
+const updatedLine = document.getElementById("updated");
 const tokenForm = document.getElementById("token-form");
 const tokenInput = document.getElementById("token-input");
 const tokenMessage = document.getElementById("token-message");
@@ -39,7 +38,10 @@ tokenForm.addEventListener("submit", (event) => {
   setToken(tokenInput.value.trim());
   tokenInput.value = "";
   tokenForm.hidden = true;
+  // Another token may see other streams: start the figures afresh.
   historyLoaded = false;
+  state.history = new Map();
+  previousCounts = new Map();
   route();
   poll();
 });
@@ -49,50 +51,27 @@ document.getElementById("token-button").addEventListener("click", () => {
   else tokenForm.hidden = true;
 });
 
-// deltastream_messages_received_total{stream="<slot>",...} <value>, per slot.
-function receivedCounts(metricsText) {
-  const counts = new Map();
-  for (const line of metricsText.split("\n")) {
-    const match = /^deltastream_messages_received_total\{stream="([^"]+)"[^}]*\} (\S+)$/.exec(line);
-    if (match) counts.set(match[1], Number(match[2]));
-  }
-  return counts;
-}
-
-async function readRates() {
-  if (!state.metricsReadable) return;
-  try {
-    const counts = receivedCounts(await (await request("/metrics")).text());
-    const now = performance.now() / 1000;
-    state.rates = new Map();
-    if (previousCounts) {
-      for (const [slot, count] of counts) {
-        const before = previousCounts.get(slot);
-        state.rates.set(slot, before ? Math.max(0, (count - before[0]) / (now - before[1])) : 0);
-      }
-    }
-    previousCounts = new Map([...counts].map(([slot, count]) => [slot, [count, now]]));
-  } catch (error) {
-    // A token limited to some streams may not read /metrics: asked once, then not again.
-    if (error instanceof ApiError && error.status === 403) state.metricsReadable = false;
-    else throw error;
-  }
-}
-
+// One GET /v2/slots: every slot's figures, its lag samples (the gateway's 15 minutes the
+// first time, this page's own after), and the message rates from its counters.
 async function readSlots() {
-  const [slots, streams] = await Promise.all([
-    getJson("/v2/slots" + (historyLoaded ? "" : "?history=true")),
-    getJson("/v2/streams"),
-  ]);
-  state.nowSeconds = Date.now() / 1000;
-  state.slots = slots.slots;
-  state.definitions = new Map(streams.streams.map((stream) => [stream.name, stream]));
+  const reply = await getJson("/v2/slots" + (historyLoaded ? "" : "?history=true"));
+  state.nowSeconds = reply.now;
+  state.slots = reply.slots;
+  const listed = new Set(state.slots.map((slot) => slot.slot));
+  for (const slot of state.history.keys()) if (!listed.has(slot)) state.history.delete(slot); // dropped
+  const counts = new Map();
   for (const slot of state.slots) {
     if (!historyLoaded) state.history.set(slot.slot, slot.lag_history || []);
     const samples = state.history.get(slot.slot) || [];
     addSample(samples, state.nowSeconds, slot.lag_bytes);
     state.history.set(slot.slot, samples);
+    const before = previousCounts.get(slot.slot);
+    if (before && reply.now > before[1]) {
+      state.rates.set(slot.slot, Math.max(0, (slot.messages_received - before[0]) / (reply.now - before[1])));
+    }
+    counts.set(slot.slot, before && reply.now === before[1] ? before : [slot.messages_received, reply.now]);
   }
+  previousCounts = counts;
   historyLoaded = true;
 }
 
@@ -131,11 +110,12 @@ async function pollOnce() {
       showTokenForm("This gateway needs an access token.");
       return false;
     }
-    await Promise.all([readSlots(), readRates()]);
+    await readSlots();
     list.update();
     page.update();
-    // The time of the figures on screen: a gateway that stops answering shows as a stale time.
-    statusLine.textContent += " · updated " + new Date().toLocaleTimeString();
+    // The time of the figures on screen: a gateway that stops answering shows as a stale time
+    // (not in the status region: a screen reader would announce every poll).
+    updatedLine.textContent = "updated " + new Date().toLocaleTimeString();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       showTokenForm("The gateway refused the token: " + error.message);

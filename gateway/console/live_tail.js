@@ -1,18 +1,30 @@
 // A stream's live changes: an observer WebSocket (it never acknowledges, so watching
-// cannot move anyone's position). Rows are drawn four times a second, at most
-// `drawnPerTick` a time: past that the tail samples evenly and says so, so that a stream of
-// thousands of rows a second leaves the page responsive.
+// cannot move anyone's position), opened only while the stream has a consumer (an observer
+// alone would have the reader start decoding the slot for it). Rows are drawn four times a
+// second; past `sampledAbove` rows a second the tail draws an even sample of
+// `drawnPerTick` a time and says so, so that thousands of rows a second leave the page
+// responsive.
 import { webSocketUrl } from "./api.js";
 import { element, showValue } from "./format.js";
 
 const tickMilliseconds = 250;
+const sampledAbove = 100; // rows a second
 const drawnPerTick = 25;
 const rowsKept = 200;
+const pendingKept = 1000; // between two draws (a hidden tab's timers run seldom)
+
+// JSON.parse, except that a number JavaScript cannot hold exactly (a bigint past 2^53, a
+// numeric's 12345.678900) keeps its text: shown as PostgreSQL wrote it, compared as such.
+function parseExactly(text) {
+  return JSON.parse(text, (key, value, context) =>
+    typeof value === "number" && context && context.source !== undefined && String(value) !== context.source
+      ? context.source : value);
+}
 
 // v1 messages are wal2json transactions; v2 messages are one event each. Both become
 // [{op, table, new, old, tables}].
 function rowEvents(api, data) {
-  const message = JSON.parse(data);
+  const message = parseExactly(data);
   if (api === "v2") return message.op === "begin" || message.op === "commit" ? [] : [message];
   return (message.change || []).map((change) => {
     const zip = (names, values) => Object.fromEntries((names || []).map((name, index) => [name, values[index]]));
@@ -86,8 +98,11 @@ export class LiveTail {
     this.counted = 0;
     this.retryMilliseconds = 1000;
     this.list.replaceChildren();
+    this.tableSelect.replaceChildren(new Option("All tables", ""));
+    this.rateText.textContent = "";
+    this.samplingText.hidden = true;
     this.setPaused(false);
-    this.connect();
+    this.setState("connecting");
     this.ticker = setInterval(() => this.tick(), tickMilliseconds);
   }
 
@@ -95,11 +110,21 @@ export class LiveTail {
     this.open_ = false;
     clearInterval(this.ticker);
     clearTimeout(this.retry);
+    this.retry = 0;
     if (this.socket) {
       this.socket.onclose = null;
       this.socket.close(1000, "the console left the stream's page");
       this.socket = null;
     }
+  }
+
+  // From each poll: whether the stream has a consumer, and whether it exists at all.
+  setConsumer(hasConsumer, listed) {
+    this.hasConsumer = hasConsumer;
+    this.listed = listed;
+    if (!this.open_ || this.socket || this.retry) return;
+    if (hasConsumer) this.connect();
+    else this.setState(listed ? "waiting for a consumer: changes show while the stream has one" : "no such stream");
   }
 
   connect() {
@@ -115,7 +140,11 @@ export class LiveTail {
       this.socket = null;
       this.setState(`closed: ${closed.reason || "the connection ended"} (${closed.code})`);
       if (!this.open_ || closed.code === 1000) return; // 1000: the stream was deleted
-      this.retry = setTimeout(() => this.connect(), this.retryMilliseconds);
+      // Again later, if the stream is still there and still has a consumer then.
+      this.retry = setTimeout(() => {
+        this.retry = 0;
+        if (this.hasConsumer && this.listed) this.connect();
+      }, this.retryMilliseconds);
       this.retryMilliseconds = Math.min(this.retryMilliseconds * 2, 10000);
     };
   }
@@ -126,9 +155,10 @@ export class LiveTail {
       this.offerTable(event.table);
       if (this.paused) continue;
       const table = this.tableSelect.value;
-      if (table && event.table !== table) continue;
+      if (table && event.table !== table && !(event.tables || []).includes(table)) continue;
       this.pending.push(event);
     }
+    if (this.pending.length > pendingKept) this.pending.splice(0, this.pending.length - pendingKept);
   }
 
   offerTable(table) {
@@ -160,7 +190,8 @@ export class LiveTail {
     this.rateText.textContent = `${Math.round(perSecond)} rows/s`;
     const pending = this.pending;
     this.pending = [];
-    const step = Math.ceil(pending.length / drawnPerTick);
+    // A burst at a low rate (one transaction of 30 rows) is drawn whole; a high rate, sampled.
+    const step = perSecond > sampledAbove || pending.length > rowsKept ? Math.ceil(pending.length / drawnPerTick) : 1;
     this.samplingText.hidden = step <= 1;
     if (step > 1) this.samplingText.textContent = `sampling: showing 1 in ${step}`;
     if (!pending.length) return;

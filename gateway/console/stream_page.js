@@ -1,6 +1,6 @@
 // One stream's page: its figures (from the poll), its live tail, the first rows of its
 // snapshot, and (v2, an admin token) its deletion.
-import { ApiError, request } from "./api.js";
+import { ApiError, getJson, request } from "./api.js";
 import { describeTables, element, humanBytes, showValue } from "./format.js";
 import { LiveTail } from "./live_tail.js";
 import { drawSparkline } from "./sparkline.js";
@@ -49,10 +49,12 @@ export class StreamPage {
   update() {
     if (this.root.hidden) return;
     const slot = this.state.slots.find((each) => each.api === this.api && each.name === this.name);
+    this.tail.setConsumer(Boolean(slot && slot.consumer.connected), Boolean(slot));
     if (!slot) {
       this.error.textContent = `no stream "${this.name}" on this gateway's reader (deleted, or never created)`;
       return;
     }
+    this.error.textContent = "";
     const lag = this.root.querySelector("#stream-lag");
     lag.textContent = humanBytes(slot.lag_bytes) + (slot.lag_warning ? " — over the reader's lag warning" : "");
     lag.dataset.bytes = String(slot.lag_bytes);
@@ -65,33 +67,40 @@ export class StreamPage {
     this.root.querySelector("#stream-lag-peak").textContent =
       "peak " + humanBytes(Math.max(0, ...samples.map(([, bytes]) => bytes)));
     const rate = this.state.rates.get(slot.slot);
-    this.root.querySelector("#stream-rate").textContent =
-      this.state.metricsReadable ? (rate ?? 0).toFixed(1) : "— (this token may not read /metrics)";
+    this.root.querySelector("#stream-rate").textContent = rate === undefined ? "—" : rate.toFixed(1);
     this.root.querySelector("#stream-consumer").textContent = slot.consumer.connected ? "connected" : "none";
     this.root.querySelector("#stream-observers").textContent = String(slot.observers);
     this.root.querySelector("#stream-acked").textContent = slot.acked_lsn || "—";
-    const definition = this.state.definitions.get(this.name);
     const tables = this.root.querySelector("#stream-tables");
-    const described = this.api === "v2" && definition ? describeTables(definition.tables) : describeTables(null);
+    const described = describeTables(slot.tables);
     if (tables.textContent !== described) tables.textContent = described;
-    if (this.api === "v2" && definition) {
-      this.tail.setTables(definition.tables.map((table) => table.table));
-      if (!this.snapshotShown) this.showSnapshot(definition);
+    if (slot.tables) {
+      this.tail.setTables(slot.tables.map((table) => table.table));
+      if (!this.snapshotShown) this.showSnapshot(slot.tables);
     }
   }
 
   // The first rows of each table, from the snapshot this gateway holds (only the gateway
-  // that created the stream holds it, until it goes unread for a while).
-  async showSnapshot(definition) {
+  // that created the stream holds it, until it goes unread for a while): asked only when
+  // the stream says it is held here, so that no refusal is provoked.
+  async showSnapshot(tables) {
     this.snapshotShown = true;
-    if (!definition.snapshot) {
+    const name = this.name;
+    let held = false;
+    try {
+      const stream = await getJson(`/v2/streams/${encodeURIComponent(name)}`);
+      held = Boolean(stream.snapshot);
+    } catch (error) {
+      this.snapshot.replaceChildren(element("p", "snapshot-error", error.message));
+      return;
+    }
+    if (!held) {
       this.snapshot.replaceChildren(element("p", "snapshot-error",
         "No snapshot is held here: it is held by the gateway that created the stream until it goes unread, " +
         "and none is taken with \"snapshot\": false. Every change since the stream's creation is in the live changes."));
       return;
     }
-    const name = this.name;
-    const sections = await Promise.all(definition.tables.map((table) => this.snapshotTable(name, table.table)));
+    const sections = await Promise.all(tables.map((table) => this.snapshotTable(name, table.table)));
     if (this.name === name && !this.root.hidden) this.snapshot.replaceChildren(...sections);
   }
 

@@ -62,9 +62,7 @@ export class StreamsList {
 
   matches(slot, needle) {
     if (!needle) return true;
-    const definition = this.state.definitions.get(slot.name);
-    const text = [slot.name, slot.slot, slot.api === "v2" && definition ? describeTables(definition.tables) : ""]
-      .join(" ").toLowerCase();
+    const text = [slot.name, slot.slot, slot.tables ? describeTables(slot.tables) : ""].join(" ").toLowerCase();
     return text.includes(needle);
   }
 
@@ -115,9 +113,8 @@ export class StreamsList {
     row.dataset.api = slot.api;
     row.dataset.lag = String(slot.lag_bytes);
     row.classList.toggle("lag-warning", slot.lag_warning);
-    const definition = this.state.definitions.get(slot.name);
     setText(row, ".api", slot.api);
-    setText(row, ".tables", slot.api === "v2" ? describeTables(definition ? definition.tables : []) : "every table (wal2json)");
+    setText(row, ".tables", describeTables(slot.tables));
     setText(row, ".consumer", slot.consumer.connected ? "connected" : "none");
     setText(row, ".observers", String(slot.observers));
     setText(row, ".acked", slot.acked_lsn || "—");
@@ -125,7 +122,7 @@ export class StreamsList {
     drawSparkline(row.querySelector("svg"), this.state.history.get(slot.slot) || [], this.state.nowSeconds,
       slot.lag_warning);
     const rate = this.state.rates.get(slot.slot);
-    setText(row, ".rate", this.state.metricsReadable && rate !== undefined ? rate.toFixed(rate < 10 ? 1 : 0) : "—");
+    setText(row, ".rate", rate === undefined ? "—" : rate.toFixed(rate < 10 ? 1 : 0));
     return row;
   }
 }

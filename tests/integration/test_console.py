@@ -235,7 +235,8 @@ class ConsoleCase(unittest.TestCase):
             const cells = {};
             for (const td of row.querySelectorAll('td')) cells[td.className.split(' ')[0]] = td.textContent.trim();
             return {api: row.dataset.api, lag: row.dataset.lag, classes: [...row.classList], cells,
-                    sparkline: !!row.querySelector('td.lag svg.sparkline')};""", name)
+                    sparkline: Number(row.querySelector('td.lag svg.sparkline')?.getAttribute('data-points') || 0)};""",
+            name)
 
     def open_stream_from_list(self, name):
         """Clicks the stream's link in the list (again if a redraw replaced it meanwhile)."""
@@ -259,11 +260,14 @@ class ConsoleCase(unittest.TestCase):
             return order if order in ("ascending", "descending") else None
         return self.wait(claimed, 2, what="the name column's aria-sort")
 
-    def wait_for_stream_page(self, name):
-        self.wait(lambda: self.hash() == f"#/v2/{name}", what=f"the page at #/v2/{name}")
+    def wait_for_stream_page(self, name, api="v2", consumer=True):
+        """The stream's page, its tail live (with a consumer) or waiting for one: without a
+        consumer the page opens no observer, which would have the reader decode the slot."""
+        self.wait(lambda: self.hash() == f"#/{api}/{name}", what=f"the page at #/{api}/{name}")
         self.wait(lambda: self.shown("#stream-view") and self.text("#stream-title") == name,
                   what=f"#stream-title {name}")
-        self.wait(lambda: self.text("#tail-state") == "live", what="#tail-state live")
+        state = "live" if consumer else "waiting for a consumer"
+        self.wait(lambda: self.text("#tail-state").startswith(state), what=f"#tail-state {state}")
 
     def tail_rows(self):
         """The live tail's rows in one read (the page redraws: no stale elements)."""
@@ -356,8 +360,10 @@ class StreamLifeTest(ConsoleCase):
 
         self.create_refused()
         self.create_accepted()
+        self.assertEqual(self.api("GET", f"/v2/streams/{self.name}")[1]["observers"], 0)  # none opened yet
         consumer = self.consumer(self.name)
         self.wait(lambda: self.text("#stream-consumer") == "connected", what="#stream-consumer connected")
+        self.wait(lambda: self.text("#tail-state") == "live", what="#tail-state live once there is a consumer")
         self.tail_shows_changes()
         self.lag_grows_over_the_warning()
         self.list_row_shows_the_consumer_and_the_warning()
@@ -393,7 +399,7 @@ class StreamLifeTest(ConsoleCase):
 
     def create_accepted(self):
         self.fill_create_form("qty > 0", self.other)
-        self.wait_for_stream_page(self.name)
+        self.wait_for_stream_page(self.name, consumer=False)
         self.addCleanup(self.api, "DELETE", f"/v2/streams/{self.name}")
         status, stream = self.api("GET", f"/v2/streams/{self.name}")  # what the form sent
         self.assertEqual((status, sorted(stream["tables"], key=lambda t: t["table"] != self.qualified)),
@@ -410,6 +416,11 @@ class StreamLifeTest(ConsoleCase):
         psql(f"INSERT INTO {self.table} VALUES (13, 'marker-13', 5)")
         self.wait_in_tail("marker-13")
         self.assert_not_in_tail("filtered-out")
+
+        # Values are text, never markup.
+        psql(f"INSERT INTO {self.table} VALUES (14, '<img src=x onerror=\"window.pwned=1\">', 5)")
+        self.wait_in_tail('<img src=x onerror="window.pwned=1">')
+        self.assertIsNone(self.driver.execute_script("return window.pwned"))
 
         psql(f"UPDATE {self.table} SET qty = 7 WHERE id = 10")
         self.wait(lambda: self.tail_row("tail-10", op="update"), 2, what="the update in the tail within 2s")
@@ -438,7 +449,7 @@ class StreamLifeTest(ConsoleCase):
         row = self.stream_row(self.name)
         self.assertEqual(row["api"], "v2")
         self.assertGreater(int(row["lag"]), 1 << 20)
-        self.assertTrue(row["sparkline"], "no svg.sparkline in td.lag")
+        self.assertGreaterEqual(row["sparkline"], 2, "the list's sparkline has fewer than 2 samples")
         self.assertIn(self.qualified, row["cells"].get("tables", ""))
         self.assertIn("qty > 0", row["cells"].get("tables", ""))
         self.assertEqual(self.stream_row(self.bystander)["cells"].get("consumer"), "none")
@@ -558,6 +569,44 @@ class SamplingTest(ConsoleCase):
         print(f"\nconsole at {self.rows_per_second} rows/s: the page showed {rate} rows/s, sampling 1 in "
               f"{sampling.group(1)}; its main thread was held up at most "
               f"{self.driver.execute_script('return window.longestStall'):.0f} ms")
+        self.assert_no_severe_log()
+
+
+class V1TailTest(ConsoleCase):
+    """A v1 slot's page: its wal2json transactions in the tail as rows (an update with its
+    key's old values, a delete), and a bigint past 2^53 shown as PostgreSQL wrote it."""
+
+    v1_slot = None
+
+    def drop_leftovers(self, suffix):
+        super().drop_leftovers(suffix)
+        if self.v1_slot:  # after the reader: an active slot is not dropped
+            drop_slots("slot_name = %s", (self.v1_slot,))
+
+    def test_a_v1_slots_changes_in_the_tail(self):
+        sql(f"ALTER TABLE {self.table} ADD COLUMN big bigint")
+        status, body = self.api("GET", "/v1/init")
+        self.assertEqual(status, 200, body)
+        self.v1_slot = body["slotName"]
+        consumer = Consumer(f"{self.gateway.ws_url}/v1/lr/stream?slotName={self.v1_slot}", self.token)
+        self.addCleanup(consumer.close)
+        self.open_console()
+        self.driver.get(f"{self.gateway.url}/console#/v1/{self.v1_slot}")
+        self.wait_for_stream_page(self.v1_slot, api="v1")
+        self.assertTrue(self.find("#delete-stream").get_attribute("hidden") is not None)  # v2's only
+
+        psql(f"INSERT INTO {self.table} VALUES (30, 'v1-row', 2, 9007199254740993)")
+        self.wait_in_tail("v1-row")
+        self.assertIn("big: 9007199254740993", self.tail_row("v1-row")["text"])  # not ...992
+        psql(f"UPDATE {self.table} SET item = 'v1-changed' WHERE id = 30")
+        self.wait(lambda: self.tail_row("v1-changed", op="update"), 2, what="the v1 update in the tail")
+        # wal2json sends the identity's old values (id, qty): the others' are unknown, blank.
+        changes = sorted(" ".join(change.split()) for change in self.tail_row("v1-changed", op="update")["changes"])
+        self.assertEqual(changes, ["big: → 9007199254740993", "item: → v1-changed"])
+        psql(f"DELETE FROM {self.table} WHERE id = 30")
+        self.wait(lambda: self.tail_row("id: 30", op="delete"), 2, what="the v1 delete in the tail")
+        self.assertEqual(self.tail_row("id: 30", op="delete")["table"], self.qualified)
+        self.shot("11-v1-tail")
         self.assert_no_severe_log()
 
 
@@ -759,7 +808,7 @@ class KeyboardTest(ConsoleCase):
             self.tab_to(matches, what)
             self.press(value)
         self.press(Keys.ENTER)
-        self.wait_for_stream_page(self.name)
+        self.wait_for_stream_page(self.name, consumer=False)
         self.addCleanup(self.api, "DELETE", f"/v2/streams/{self.name}")
 
         # Delete: Enter on #delete-stream, then on #delete-confirm in the dialog.
@@ -793,6 +842,7 @@ class PhoneTest(ConsoleCase):
         long_item = "x" * 40 + secrets.token_hex(40)
         psql(f"INSERT INTO {self.table} VALUES (1, '{long_item}', 1)")
         self.create_stream(self.name)
+        self.consumer(self.name)  # the tail opens while the stream has one
         self.open_console()
         self.wait_for_list([self.name])
         # 980 here would mean a page laid out for a desktop and shrunk (no viewport meta).

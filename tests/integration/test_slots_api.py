@@ -7,6 +7,7 @@ import json
 import os
 import re
 import tempfile
+import time
 import unittest
 
 import websockets
@@ -67,7 +68,10 @@ class SlotsApiTest(unittest.TestCase):
         self.assertRegex(v2["acked_lsn"], r"^[0-9A-F]+/[0-9A-F]+$")
         self.assertIsInstance(v2["lag_bytes"], int)
         self.assertNotIn("lag_history", v2)  # asked for only
-        self.assertEqual((slots[v1_slot]["api"], slots[v1_slot]["name"]), ("v1", v1_slot))
+        self.assertEqual(v2["tables"], [{"table": "public.slots_orders", "columns": ["id", "qty"], "where": None}])
+        self.assertEqual((slots[v1_slot]["api"], slots[v1_slot]["name"], slots[v1_slot]["tables"]), ("v1", v1_slot, None))
+        status, body = self.call("GET", "/v2/slots")
+        self.assertLess(abs(body["now"] - time.time()), 60)  # the gateway's clock, in seconds
 
         # The gateway samples every 10 s: the new stream's first sample comes within that.
         wait_until(lambda: self.slots(query="?history=true")["delta_v2_orders_feed"]["lag_history"],
@@ -101,6 +105,7 @@ class SlotsApiTest(unittest.TestCase):
         status, metrics = self.call("GET", "/metrics")
         self.assertEqual(status, 200)
         self.assertEqual(received_total(metrics.decode(), "delta_v2_orders_feed"), 5.0)
+        self.assertEqual(self.slots()["delta_v2_orders_feed"]["messages_received"], 5)
 
     def test_readyz_says_whether_a_token_is_needed_and_the_console_loads_without_one(self):
         status, body = self.call("GET", "/readyz", token=None)

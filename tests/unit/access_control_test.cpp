@@ -79,6 +79,7 @@ TEST_CASE("bearer tokens: 401 without or with a wrong token, 403 without the sco
   // The console's page and files hold no data: anyone may load them, then give a token.
   CHECK(status_of(policy, request_for("/console")) == 200);
   CHECK(status_of(policy, request_for("/console/console.js")) == 200);
+  CHECK(status_of(policy, request_for("/console/")) == 200);  // the router serves it as /console
   CHECK(status_of(policy, request_for("/consoles")) == 401);
   // Browsers' WebSockets cannot send headers: the token may come in the URL.
   CHECK(status_of(policy, request_for("/v1/lr/stream?slotName=delta_x&access_token=rrrrrrrrrrrrrrrrrrrrrrrr"),

@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <regex>
+#include <set>
+
 #include "gateway/console_assets.hpp"
 #include "gateway/console_page.hpp"
 
@@ -17,7 +20,7 @@ TEST_CASE("console paths: the page and its files, nothing beside them") {
   CHECK(is_console_path("/console"));
   CHECK(is_console_path("/console/console.js"));
   CHECK_FALSE(is_console_path("/consoles"));
-  CHECK_FALSE(is_console_path("/console/"));  // the router strips a trailing slash first
+  CHECK(is_console_path("/console/"));  // the page too (the router strips the slash; access checks see it)
   CHECK_FALSE(is_console_path("/v2/console"));
 }
 
@@ -59,4 +62,23 @@ TEST_CASE("console files: 304 for the browser's current copy, HEAD without a bod
   CHECK(console_response(get("/console/nothing.js"), "/console/nothing.js").result_int() == 404);
   CHECK(console_response(get("/console/../gateway"), "/console/../gateway").result_int() == 404);
   CHECK(console_response(get("/console", http::verb::post), "/console").result_int() == 405);
+}
+
+TEST_CASE("console files: every script the page and its modules load is compiled in") {
+  std::set<std::string> names;
+  for (const auto& asset : console_assets()) names.emplace(asset.name);
+  // The page's <script src> and <link href>, and each module's `from "./x.js"`: a file left
+  // out of gateway/CMakeLists.txt would be a 404 at run time, and the console a blank page.
+  const std::regex reference(R"re((?:src|href)="/console/([^"]+)"|from "\./([^"]+)")re");
+  std::size_t checked = 0;
+  for (const auto& asset : console_assets()) {
+    const std::string body(asset.body);
+    for (std::sregex_iterator it(body.begin(), body.end(), reference), end; it != end; ++it) {
+      const auto name = (*it)[1].matched ? (*it)[1].str() : (*it)[2].str();
+      CAPTURE(asset.name);
+      CHECK(names.contains(name));
+      ++checked;
+    }
+  }
+  CHECK(checked >= 8);  // index.html's two, and the modules' imports
 }

@@ -301,3 +301,27 @@ TEST_CASE("a lost piece closes every observer of the stream") {
   CHECK(joining.ended == close_code::internal_error);
   CHECK(hub.observers() == 0);
 }
+
+TEST_CASE("messages received: a v1 transaction is one, however many pieces; a row stream's events are its lines") {
+  stream_hub hub(1 << 20);
+  recording_client v1(hub, "delta_v1slot"), rows(hub, "delta_v2_orders");
+  hub.add_observer("delta_v1slot", &v1);
+  hub.add_observer("delta_v2_orders", &rows);
+
+  hub.on_frame("delta_v1slot", part(1, 1), text(R"({"nextlsn":"0/1","change":[)"));
+  hub.on_frame("delta_v1slot", data(1, 2), text("]}"));
+  hub.on_frame("delta_v1slot", data(1, 3), text(R"({"nextlsn":"0/2","change":[]})"));
+  // A row stream's pieces are whole lines: every one but the last ends with '\n'.
+  hub.on_frame("delta_v2_orders", part(1, 1), text("{\"op\":\"begin\"}\n{\"op\":\"insert\"}\n"));
+  hub.on_frame("delta_v2_orders", part(1, 2), text("{\"op\":\"insert\"}\n"));
+  hub.on_frame("delta_v2_orders", data(1, 3), text("{\"op\":\"commit\"}"));
+  hub.on_frame("delta_v2_orders", {frame_kind::heartbeat, 1, 3, lsn(300), lsn(3)}, text(""));
+
+  const auto stats = hub.stats();
+  CHECK(stats.at("delta_v1slot").received == 2);
+  CHECK(stats.at("delta_v2_orders").received == 4);
+  CHECK(rows.delivered.size() == 1);  // counting changes nothing of the delivery
+
+  hub.on_frame("delta_v2_other", data(1, 1), text("{\"op\":\"commit\"}"));  // no connection here
+  CHECK_FALSE(hub.stats().contains("delta_v2_other"));
+}
