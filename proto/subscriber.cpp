@@ -84,7 +84,7 @@ void subscriber::remember(const std::string& id, call_kind kind) {
 }
 
 void subscriber::ack(const message& processed) {
-  if (!consumer()) return;
+  if (!consumer() || !processed.last) return;  // a leading piece acknowledges nothing
   control_request request;
   request.op = control_op::ack;
   request.ack_lsn = processed.position;
@@ -133,6 +133,11 @@ std::optional<subscriber::message> subscriber::next(std::chrono::milliseconds ti
   }
 }
 
+void subscriber::keep_alive() {
+  while (auto reply = control_.receive(std::chrono::milliseconds(0))) on_reply(*reply);
+  tick(clock::now());
+}
+
 void subscriber::poll_once(std::chrono::milliseconds timeout) {
   zmq_pollitem_t items[] = {{sub_.handle(), 0, ZMQ_POLLIN, 0}, {control_.socket().handle(), 0, ZMQ_POLLIN, 0}};
   if (zmq_poll(items, 2, static_cast<long>(timeout.count())) <= 0) return;  // nothing, or a signal
@@ -164,7 +169,11 @@ void subscriber::on_frame(std::vector<zmq::message_t>& parts) {
 void subscriber::act_on(subscription::event& event) {
   using kind = subscription::event_kind;
   if (event.kind == kind::piece) {
-    if (auto whole = joiner_.add(event)) ready_.push_back(std::move(*whole));
+    if (!settings_.join_pieces) {
+      ready_.push_back({*event.payload, event.position, event.epoch, event.last});
+    } else if (auto whole = joiner_.add(event)) {
+      ready_.push_back(std::move(*whole));
+    }
     return;
   }
   if (event.kind == kind::dropped) {

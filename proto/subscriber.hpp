@@ -37,6 +37,9 @@ struct subscriber_settings {
   // A reader that answered once and then nothing for this long is unreachable.
   std::chrono::milliseconds give_up_after{60'000};
   std::size_t max_attach_buffer_bytes = std::size_t{64} << 20;
+  // Off: a large message comes as its pieces (`last` false but on the final one), so
+  // that nothing holds it whole; a row stream's pieces are whole lines.
+  bool join_pieces = true;
 };
 
 // Follows one stream over ZeroMQ as proto/PROTOCOL.md says, for tools: subscribes,
@@ -57,6 +60,9 @@ class subscriber {
   // reply (a consumer only). One from an epoch that is over is refused by the reader,
   // and harmlessly: its messages come again.
   void ack(const message& processed);
+  // For a caller that cannot take messages for a while (its own output is stalled):
+  // answers calls and renews the lease without reading frames, which wait in ZeroMQ.
+  void keep_alive();
   // Waits up to the call timeout for the replies to sent ACKs; gives the lease up.
   void leave();
 

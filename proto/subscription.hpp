@@ -86,6 +86,7 @@ class message_assembler {
     std::string bytes;
     lsn position;
     std::uint64_t epoch = 0;
+    bool last = true;  // false: a leading piece (subscriber_settings::join_pieces off)
   };
   // The whole message once its last piece came; nullopt before.
   std::optional<message> add(const subscription::event& piece);
