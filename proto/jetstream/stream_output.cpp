@@ -33,17 +33,20 @@ output_end stream_output::run(const std::atomic<bool>& stop) {
   auto log = module_logger("jetstream");
   backoff delay;
   while (!stop) {
+    const auto started = std::chrono::steady_clock::now();
     try {
       follow(stop);
       return output_end::stopped;
     } catch (const proto::subscriber_error& error) {
       using cause = proto::subscriber_error::cause;
-      if (error.why == cause::gone) return log->error("{}: {}", stream_, error.what()), output_end::gone;
+      // Not created yet, or dropped: a service waits for it (a deployment may start us first).
+      if (error.why == cause::gone) log->warn("{}: {}; waiting for it", stream_, error.what());
       if (error.why == cause::other_consumer) {
         return log->error("{}: {}", stream_, error.what()), output_end::other_consumer;
       }
-      if (error.why == cause::refused) return log->error("{}: {}", stream_, error.what()), output_end::refused;
-      log->warn("{}: {}; trying again", stream_, error.what());  // unreachable: a service waits
+      // The reader away, PostgreSQL refusing for a while: a service goes on trying.
+      if (error.why == cause::refused) log->error("{}: {}; trying again", stream_, error.what());
+      if (error.why == cause::unreachable) log->warn("{}: {}; trying again", stream_, error.what());
     } catch (const publish_broken& error) {
       log->error("{}: {}; nothing after the last stored transaction was acknowledged, attaching again",
                  stream_, error.what());
@@ -56,8 +59,12 @@ output_end stream_output::run(const std::atomic<bool>& stop) {
     } catch (const std::exception& error) {
       log->error("{}: {}; attaching again", stream_, error.what());
     }
+    // Whatever was in flight is forgotten: the next attach sends it all again.
     publisher_.reset();
+    ledger_.reset();
     epoch_.reset();
+    // A run that went well for a while starts the delays over.
+    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(30)) delay.reset();
     const auto wait = delay.next();
     for (auto waited = std::chrono::milliseconds(0); waited < wait && !stop; waited += std::chrono::milliseconds(50)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -16,8 +16,8 @@
 
 namespace deltastream::jetstream {
 
-// Why a stream's output ended for good (the others go on).
-enum class output_end { stopped, gone, other_consumer, refused };
+// Why a stream's output ended: stopped, or another consumer took the stream (the others go on).
+enum class output_end { stopped, other_consumer };
 
 // Follows one deltastream stream as its consumer and publishes every change into
 // JetStream, ACKing the reader a transaction only once JetStream stored all its messages
