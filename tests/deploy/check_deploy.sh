@@ -9,11 +9,16 @@
 #    is verified too, to prove it is caught); `systemd-analyze security`: exposure ≤ 2.0.
 # 3. `docker-compose config -q` on deploy/docker-compose.yml, then what the services
 #    need to reach each other: the gateway on 0.0.0.0 and published, the reader bound on
-#    0.0.0.0 and the gateway connecting to it by name, a healthcheck on every service.
+#    0.0.0.0 and the gateway and the JetStream output connecting to it by name, the
+#    output naming all three NATS nodes with 3 replicas, the nodes each with its own name
+#    and store, routed to each other by deploy/nats/nats-server.conf (which nats-server
+#    -t accepts), only nats1's client port published and on loopback, a healthcheck on
+#    every service that listens.
 # 4. The Dockerfile installs through deploy/install-packages.sh from
-#    deploy/build-packages.txt (build) and deploy/runtime-packages.txt (runtime), the
-#    build list is part of deploy/packages.txt, and the runtime list is exactly the
-#    packages of the libraries the binaries link.
+#    deploy/build-packages.txt (build) and deploy/runtime-packages.txt (runtime), copies
+#    every installed program, the build list is part of deploy/packages.txt, and the
+#    runtime list is exactly the packages of the libraries the binaries link;
+#    deploy/nats.Dockerfile is built on debian:bookworm-slim too.
 # 5. The example env files name exactly the variables the programs read (their --help).
 set -uo pipefail
 build=${1:?usage: $0 BUILD_DIR}
@@ -29,6 +34,8 @@ check() {  # check DESCRIPTION COMMAND...
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
+programs=(deltastream-reader deltastream-gateway deltastream-tail deltastream-jetstream)
+
 for tool in cmake systemd-analyze docker-compose readelf dpkg; do
   command -v "$tool" >/dev/null ||
     { echo "FAILED: $tool is missing: run deploy/install-packages.sh"; exit 1; }
@@ -40,7 +47,7 @@ trap 'rm -rf "$tmp"' EXIT
 # --- 1. install -----------------------------------------------------------------------
 installed() {  # installed ROOT: every file in its place
   local dir=$1 missing=0 file
-  for file in bin/deltastream-reader bin/deltastream-gateway bin/deltastream-tail; do
+  for file in "${programs[@]/#/bin/}"; do
     [ -x "$dir/$file" ] || { echo "  not installed (or not executable): $dir/$file"; missing=1; }
   done
   for file in lib/systemd/system/deltastream-reader.service \
@@ -138,17 +145,74 @@ def container_port(port):  # "127.0.0.1:12312:12312" (compose v1) or {"target": 
     return str(port["target"]) if isinstance(port, dict) else port.split("/")[0].split(":")[-1]
 expect("12312" in map(container_port, services["gateway"].get("ports", [])),
        "gateway port 12312 not published")
-for name in ("postgres", "reader", "gateway"):
+nats_nodes = ("nats1", "nats2", "nats3")
+for name in ("postgres", "reader", "gateway") + nats_nodes:
     expect("healthcheck" in services[name], f"{name} has no healthcheck")
 expect("pg_isready" in services["postgres"]["healthcheck"]["test"], "postgres healthcheck is not pg_isready")
 expect("/healthz" in " ".join(services["gateway"]["healthcheck"]["test"]), "gateway healthcheck does not GET /healthz")
-for name in ("reader", "gateway"):
+for name in ("reader", "gateway", "jetstream"):
     expect(services[name]["build"]["dockerfile"] == "deploy/Dockerfile", f"{name} is not built from deploy/Dockerfile")
+# The JetStream output: the reader by name, every NATS node, a replicated stream.
+output = services["jetstream"]
+jetstream = output["environment"]
+expect(output.get("command") == ["deltastream-jetstream"], "jetstream does not run deltastream-jetstream")
+expect(jetstream.get("DELTASTREAM_CONTROL", "").startswith("tcp://reader:"), "jetstream control not tcp://reader:…")
+expect(jetstream.get("DELTASTREAM_PUBLISH", "").startswith("tcp://reader:"), "jetstream publish not tcp://reader:…")
+expect(jetstream.get("DELTASTREAM_JETSTREAM_FOLLOW"), "jetstream follows no stream")
+expect(sorted(jetstream.get("DELTASTREAM_NATS_SERVERS", "").split(",")) ==
+       [f"nats://{name}:4222" for name in nats_nodes], "jetstream does not name nats1, nats2, nats3 on 4222")
+expect(str(jetstream.get("DELTASTREAM_JETSTREAM_REPLICAS")) == "3", "the JetStream stream is not replicated 3 times")
+expect(set(nats_nodes) | {"reader"} <= set(output.get("depends_on", [])), "jetstream does not wait for the reader and NATS")
+expect("restart" in output, "jetstream has no restart policy")
+# The NATS nodes: one image, each its own name (the host name the routes use) and store,
+# only nats1's client port published, on loopback.
+stores = set()
+for name in nats_nodes:
+    node = services[name]
+    expect(node["build"]["dockerfile"] == "deploy/nats.Dockerfile", f"{name} is not built from deploy/nats.Dockerfile")
+    expect(node.get("environment", {}).get("NATS_SERVER_NAME") == name, f"{name}'s NATS_SERVER_NAME is not {name}")
+    volumes = [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in node.get("volumes", [])]
+    store = [v.split(":")[0] for v in volumes if v.split(":")[1] == "/var/lib/nats"]
+    expect(len(store) == 1, f"{name} has no volume on /var/lib/nats")
+    stores.update(store)
+    expect("/healthz" in " ".join(node.get("healthcheck", {}).get("test", [])), f"{name} healthcheck does not GET /healthz")
+    expect(not set(node.get("depends_on", [])) & set(nats_nodes),
+           f"{name} waits for another node: a node is healthy only once two of them are up")
+expect(len(stores) == 3, "the NATS nodes do not have a store each")
+def published(port):  # "127.0.0.1:4222:4222/tcp" (compose v1) or {"host_ip": …, "target": …}
+    return (port.get("host_ip", ""), str(port["target"])) if isinstance(port, dict) else \
+           (port.split(":")[0] if port.count(":") == 2 else "", container_port(port))
+expect(list(map(published, services["nats1"].get("ports", []))) == [("127.0.0.1", "4222")],
+       "nats1 does not publish exactly its client port, on 127.0.0.1")
+for name in ("nats2", "nats3"):
+    expect(not services[name].get("ports"), f"{name} publishes a port")
 for problem in problems: print("  " + problem)
 sys.exit(1 if problems else 0)
 PY
 }
 check "compose: services wired to each other, healthchecks, gateway published" compose_wiring
+nats_conf=$deploy/nats/nats-server.conf
+nats_routes() {  # every node is routed to by its service name, on the cluster port
+  local name ok=0
+  for name in nats1 nats2 nats3; do
+    grep -q "nats-route://$name:6222" "$nats_conf" || { echo "  $nats_conf: no route to $name"; ok=1; }
+  done
+  grep -qxF "server_name: \$NATS_SERVER_NAME" "$nats_conf" || { echo "  $nats_conf: server_name is not \$NATS_SERVER_NAME"; ok=1; }
+  return $ok
+}
+check "compose: deploy/nats/nats-server.conf: routes to nats1, nats2, nats3, server_name \$NATS_SERVER_NAME" nats_routes
+nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)  # Debian's is in /usr/sbin
+nats_config_valid() {  # quiet unless it fails (it says "valid" on stderr)
+  local out
+  out=$(NATS_SERVER_NAME=nats1 "$nats_server" -t -c "$nats_conf" 2>&1) && return 0
+  echo "  $out"
+  return 1
+}
+if [ -x "$nats_server" ]; then
+  check "nats-server -t accepts deploy/nats/nats-server.conf" nats_config_valid
+else
+  fail "nats-server is missing: run deploy/install-packages.sh"
+fi
 
 # --- 4. Dockerfile and package lists --------------------------------------------------
 dockerfile=$deploy/Dockerfile
@@ -172,10 +236,22 @@ check "Dockerfile: runtime stage on bookworm-slim installs deploy/runtime-packag
       'install-packages.sh [^ ]*runtime-packages.txt'
 check "Dockerfile: no package installed outside the lists" lacks 'apt-get install'
 check "Dockerfile: a non-root user, port 12312" has '^USER [a-z]' '^EXPOSE 12312'
+check "Dockerfile: the runtime image has every installed program" \
+  has "${programs[@]/#//staging/usr/bin/}"
+nats_image() {
+  local file=$deploy/nats.Dockerfile pattern ok=0
+  for pattern in '^FROM debian:bookworm-slim$' 'apt-get install .*nats-server' \
+                 '^COPY deploy/nats/nats-server.conf ' '^USER nats$'; do
+    grep -qE -- "$pattern" "$file" || { echo "  $file lacks: $pattern"; ok=1; }
+  done
+  [ "$(grep -c '^FROM ' "$file")" -eq 1 ] || { echo "  $file: more than one FROM"; ok=1; }
+  return $ok
+}
+check "deploy/nats.Dockerfile: Debian's nats-server on debian:bookworm-slim, not root" nats_image
 
 packages_of_linked_libraries() {  # the Debian packages of what the binaries link directly
   local binary soname path package
-  for binary in "$prefix/bin/deltastream-reader" "$prefix/bin/deltastream-gateway" "$prefix/bin/deltastream-tail"; do
+  for binary in "${programs[@]/#/$prefix/bin/}"; do
     for soname in $(readelf -d "$binary" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
       path=$(ldd "$binary" | awk -v name="$soname" '$1 == name { print $3 }')
       # dpkg knows each file under one of /lib and /usr/lib (merged /usr).
@@ -203,7 +279,7 @@ in_packages() {  # in_packages NAME...: listed in deploy/packages.txt
       { echo "  deploy/packages.txt lacks $name"; return 1; }
   done
 }
-check "deploy/packages.txt has this test's tools" in_packages systemd docker-compose
+check "deploy/packages.txt has this test's tools" in_packages systemd docker-compose nats-server
 # The development list builds everything the image builds.
 mapfile -t build_packages < <(grep -vE '^\s*(#|$)' "$deploy/build-packages.txt")
 check "deploy/packages.txt has every package of deploy/build-packages.txt" \

@@ -6,7 +6,14 @@
 #   command (podman-compose for docker compose), waits for the gateway's /healthz, loads
 #   deploy/demo-schema.sql with the README's `compose exec -T postgres psql`, and runs the
 #   README's walk-through through it: /v1/init, a snapshot page, a WebSocket message for
-#   an INSERT, its ACK. Then `down -v`.
+#   an INSERT, its ACK. Then the JetStream output: the README's v2 stream orders_sync
+#   created through the gateway, which the jetstream container follows; rows inserted in
+#   five transactions with `compose exec -T postgres psql`; read back out of the
+#   three-node NATS cluster (nats1's port, published on this host) with a durable
+#   consumer (tests/integration's jetstream-read, built on this host): every row exactly
+#   once on deltastream.orders_sync.public.<table>, each begin and commit on
+#   deltastream.orders_sync._tx, the JetStream stream replicated 3 times, the stream
+#   acknowledged to the reader up to the last commit. Then `down -v`.
 # systemd: a container with systemd as PID 1 (tests/deploy/systemd.Containerfile, run
 #   privileged so that systemd can apply the units' sandboxing), in which the README's
 #   systemd steps run as written (sudoedit replaced by sed) against Debian's PostgreSQL
@@ -14,7 +21,9 @@
 #   SIGKILL and restarted by systemd while a consumer reconnects and resumes, and
 #   TLS, a token file and CURVE between reader and gateway with the README's drop-ins.
 # Needs: apt-get (installs podman, podman-compose, runc, debootstrap, curl,
-# python3-websockets), network access to the Debian mirror of /etc/apt/sources.list.d.
+# python3-websockets, and deploy/build-packages.txt to build jetstream-read unless
+# DELTASTREAM_JETSTREAM_READ names a built one), network access to the Debian mirror of
+# /etc/apt/sources.list.d.
 # Base images are not pulled: debian:bookworm and debian:bookworm-slim are imported from
 # a debootstrap tree (kept, like podman's settings, in $DELTASTREAM_CONTAINERS_STATE).
 # Every container and volume it starts is removed on exit. Prints PASS/FAIL per check
@@ -137,16 +146,162 @@ walk_through() {
   fi
 }
 
+# --- the JetStream output (compose) ----------------------------------------------------
+# jetstream_read_tool: sets $jetstream_read, tests/integration's JetStream client: the one
+# DELTASTREAM_JETSTREAM_READ names, or the target built on this host. It reads from the
+# NATS containers through nats1's client port, which the compose file publishes here.
+jetstream_read_tool() {
+  jetstream_read=${DELTASTREAM_JETSTREAM_READ:-}
+  if [ -n "$jetstream_read" ]; then
+    [ -x "$jetstream_read" ] || { echo "DELTASTREAM_JETSTREAM_READ=$jetstream_read: not executable"; return 1; }
+    return 0
+  fi
+  local dir=$state/jetstream-read-build
+  # CMake refuses a build directory configured from another checkout.
+  if [ -f "$dir/CMakeCache.txt" ] &&
+     ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$root" "$dir/CMakeCache.txt"; then
+    rm -rf "$dir"
+  fi
+  { "$root/deploy/install-packages.sh" "$root/deploy/build-packages.txt" &&
+    cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DDELTASTREAM_BENCH=OFF &&
+    cmake --build "$dir" --target jetstream-read -j"$(nproc)"
+  } >"$state/jetstream-read-build.log" 2>&1 || { tail -30 "$state/jetstream-read-build.log"; return 1; }
+  jetstream_read=$dir/tests/jetstream-read
+}
+compose_psql() {  # SQL on stdin or in -c arguments, the way the README loads the demo tables
+  (cd "$root" && "${compose[@]}" exec -T postgres psql -v ON_ERROR_STOP=1 -q -U postgres -d app "$@")
+}
+service_container() { podman ps -q --filter "label=com.docker.compose.service=$1" | head -1; }
+show_jetstream_log() {
+  local id
+  id=$(podman ps -aq --filter label=com.docker.compose.service=jetstream | head -1)
+  [ -n "$id" ] || return 0
+  echo "--- podman logs jetstream (last 30 lines)"
+  podman logs --tail 30 "$id" 2>&1
+}
+js_info() { "$jetstream_read" --servers "$nats_servers" --stream DELTASTREAM --info --error-budget-ms 5000; }
+js_holds() {  # js_holds N: the JetStream stream holds N messages or more
+  local info
+  info=$(js_info) || return 1
+  /usr/bin/python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1])["messages"] < int(sys.argv[2]))' "$info" "$1"
+}
+acked_up_to() {  # acked_up_to STREAM LSN: GET /v2/streams/STREAM says acked_lsn >= LSN
+  local view
+  view=$(curl -sf "$base/v2/streams/$1") || return 1
+  /usr/bin/python3 -c 'import json, sys
+def lsn(text):
+    high, low = text.split("/")
+    return int(high, 16) << 32 | int(low, 16)
+sys.exit(lsn(json.loads(sys.argv[1])["acked_lsn"]) < lsn(sys.argv[2]))' "$view" "$2"
+}
+
+# The README's v2 stream, created through the gateway; the compose file's jetstream
+# service follows it (DELTASTREAM_JETSTREAM_FOLLOW, orders_sync) and publishes into the
+# NATS containers; read back through nats1 with a durable consumer.
+jetstream_walk_through() {
+  local stream=orders_sync first=1001 count=50 transactions=5 durable=containers-check
+  # (The jetstream container is judged below, by holding the stream: until the stream
+  # exists it may be between an exit and its restart.)
+  local node
+  for node in nats1 nats2 nats3; do
+    if [ -n "$(service_container $node)" ]; then pass "compose: the $node container runs"; else
+      fail "compose: the $node container runs"; fi
+  done
+  [ -n "$jetstream_read" ] || { fail "compose: JetStream read-back (no jetstream-read)"; return 1; }
+  # A v2 stream is a publication: the reader's role needs CREATE on the database and to
+  # own its tables (README, "The native API"), and the demo tables are postgres's.
+  check "compose: deltastream may publish the demo tables (CREATE on app, owner of orders and customers)" \
+    compose_psql -c "GRANT CREATE ON DATABASE app TO deltastream" \
+      -c "ALTER TABLE customers OWNER TO deltastream" -c "ALTER TABLE orders OWNER TO deltastream" </dev/null
+  local answer code
+  answer=$(curl -sS -w '\n%{http_code}' "$base/v2/streams" -d '{"name": "orders_sync", "tables": [{"table": "public.orders", "columns": ["id", "customer", "total"], "where": "id > 1"}, {"table": "customers"}]}')
+  code=${answer##*$'\n'}
+  echo "POST /v2/streams: ${answer%$'\n'*}"
+  if [ "$code" = 201 ]; then pass "compose: POST /v2/streams creates $stream (201)"; else
+    fail "compose: POST /v2/streams creates $stream (201, got $code)"; return 1; fi
+  # The jetstream container retries until the stream exists, then holds it as its consumer.
+  if wait_for 180 bash -c "curl -sf $base/v2/streams/$stream | grep -qF '\"consumer\":{\"connected\":true}'"; then
+    pass "compose: the jetstream container follows $stream as its consumer (GET /v2/streams/$stream)"
+  else
+    echo "GET /v2/streams/$stream: $(curl -s "$base/v2/streams/$stream")"; show_jetstream_log
+    fail "compose: the jetstream container follows $stream as its consumer"; return 1
+  fi
+  # The JetStream stream, made by deltastream-jetstream, on the three nodes.
+  local info
+  wait_for 120 js_info
+  info=$(js_info 2>&1)
+  echo "JetStream stream DELTASTREAM: $info"
+  if grep -q '"replicas":3' <<<"$info" && grep -qE '"leader":"nats[123]"' <<<"$info" &&
+     grep -qF '"subjects":["deltastream.>"]' <<<"$info"; then
+    pass "compose: JetStream stream DELTASTREAM on deltastream.>, 3 replicas, led by one of nats1-3"
+  else
+    show_jetstream_log; fail "compose: JetStream stream DELTASTREAM on deltastream.>, 3 replicas"; return 1
+  fi
+
+  # Numbered rows, total = first .. first+count-1, in `transactions` transactions; the
+  # first one adds a customer too, so that a transaction spans two tables' subjects.
+  local per=$((count / transactions)) t from
+  for ((t = 0; t < transactions; t++)); do
+    from=$((first + t * per))
+    echo "BEGIN;"
+    [ $t -eq 0 ] && echo "INSERT INTO customers (name, email) VALUES ('jet', 'jet@example.com');"
+    echo "INSERT INTO orders (customer, total) SELECT 'jet', n FROM generate_series($from, $((from + per - 1))) n;"
+    echo "COMMIT;"
+  done >"$state/jetstream-rows.sql"
+  check "compose: $count rows in $transactions transactions (compose exec -T postgres psql)" \
+    compose_psql <"$state/jetstream-rows.sql"
+  # Every row, a begin and a commit a transaction.
+  local expected=$((count + 1 + 2 * transactions))
+  if wait_for 120 js_holds $expected; then pass "compose: JetStream holds $expected messages"; else
+    echo "JetStream stream DELTASTREAM: $(js_info 2>&1)"; show_jetstream_log
+    fail "compose: JetStream holds $expected messages"
+  fi
+  local messages=$state/jetstream-messages.jsonl status
+  "$jetstream_read" --servers "$nats_servers" --stream DELTASTREAM --durable $durable --idle-ms 3000 \
+    >"$messages" 2>"$state/jetstream-read.log"
+  status=$?
+  echo "jetstream-read --durable $durable: exit $status, $(wc -l <"$messages") messages ($messages)"
+  [ $status -eq 0 ] || cat "$state/jetstream-read.log"
+  check "compose: read back from NATS: each row once on deltastream.$stream.public.orders, begin and commit on deltastream.$stream._tx" \
+    /usr/bin/python3 "$root/tests/deploy/jetstream_messages.py" "$messages" --stream $stream \
+      --table public.orders --column total --first $first --count $count \
+      --transactions $transactions --extra public.customers=1
+  local again
+  again=$("$jetstream_read" --servers "$nats_servers" --stream DELTASTREAM --durable $durable --idle-ms 2000 | wc -l)
+  if [ "$again" -eq 0 ]; then pass "compose: the durable consumer acknowledged everything (a second read gets nothing)"; else
+    fail "compose: the durable consumer acknowledged everything (a second read got $again messages)"; fi
+  # A transaction is acknowledged to the reader once JetStream stored it: up to the last commit.
+  local last_commit
+  last_commit=$(/usr/bin/python3 -c 'import json, sys
+events = [json.loads(json.loads(line)["data"]) for line in open(sys.argv[1]) if line.strip()]
+print([e["lsn"] for e in events if e.get("op") == "commit"][-1])' "$messages" 2>/dev/null)
+  if [ -n "$last_commit" ] && wait_for 60 acked_up_to $stream "$last_commit"; then
+    pass "compose: $stream acknowledged to the reader up to the last commit ($last_commit)"
+  else
+    echo "GET /v2/streams/$stream: $(curl -s "$base/v2/streams/$stream")"
+    fail "compose: $stream acknowledged to the reader up to the last commit (${last_commit:-none read})"
+  fi
+}
+
 # ======================================================================================
 compose_part() {
   label=compose
+  step "compose: jetstream-read, the JetStream client the check reads with"
+  if jetstream_read_tool; then pass "compose: jetstream-read ($jetstream_read)"; else
+    jetstream_read=; fail "compose: jetstream-read built (log: $state/jetstream-read-build.log)"; fi
   step "compose: build and up (${compose[*]} up --build)"
-  # The gateway on a free port of this host (12312 may be another gateway's): the
-  # compose file publishes it on DELTASTREAM_HOST_PORT.
-  local port gateway
-  port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  export DELTASTREAM_HOST_PORT=$port
+  # The gateway and nats1 on free ports of this host (12312 and 4222 may be taken): the
+  # compose file publishes them on DELTASTREAM_HOST_PORT and DELTASTREAM_NATS_HOST_PORT.
+  local port nats_port
+  read -r port nats_port < <(/usr/bin/python3 -c 'import socket
+sockets = [socket.socket() for _ in range(2)]
+for s in sockets: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in sockets))')
+  export DELTASTREAM_HOST_PORT=$port DELTASTREAM_NATS_HOST_PORT=$nats_port
+  # The compose file's default, here whatever the calling shell has.
+  export DELTASTREAM_JETSTREAM_FOLLOW=orders_sync
   base=localhost:$port
+  nats_servers=nats://127.0.0.1:$nats_port
   (cd "$root" && exec "${compose[@]}" up --build) >"$state/compose-up.log" 2>&1 &
   compose_up_pid=$!
   # Ours: the gateway container publishes the port, and answers /healthz on it.
@@ -173,6 +328,8 @@ compose_part() {
     /usr/bin/python3 "$root/tests/deploy/ws_client.py" "ws://$base/v1/lr/stream?slotName=$slot" \
       compose-walk-through podman exec "$postgres" psql -q -U postgres -d app -c \
       "INSERT INTO orders (customer, total, meta) VALUES ('cy', 1.25, '{\"note\":\"compose-walk-through\"}')"
+  step "compose: the JetStream output (v2 stream -> jetstream container -> NATS cluster)"
+  jetstream_walk_through
   step "compose: down -v"
   (cd "$root" && "${compose[@]}" down -v) >"$state/compose-down.log" 2>&1
   wait "$compose_up_pid" 2>/dev/null
