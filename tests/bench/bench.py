@@ -1,8 +1,8 @@
 """deltastream's benchmarks (issue 6), run by tests/bench/run.sh against the throwaway
 PostgreSQL it started: throughput, latency, fan-out, snapshot, one huge transaction, the
-floors and the native API (v2), each beside PostgreSQL's own tools. Prints a table,
-writes docs/benchmarks.md and one PNG per figure in docs/bench/, and the raw figures as
-JSON."""
+floors, the native API (v2) and the JetStream output, each beside PostgreSQL's own tools.
+Prints a table, writes docs/benchmarks.md and one PNG per figure in docs/bench/, and the
+raw figures as JSON."""
 
 import argparse
 import json
@@ -14,7 +14,7 @@ import traceback
 import report
 from stack import Postgres, Stack
 
-SECTIONS = ("throughput", "latency", "fanout", "snapshot", "bigtx", "floors", "v2")
+SECTIONS = ("throughput", "latency", "fanout", "snapshot", "bigtx", "floors", "v2", "jetstream")
 
 
 def _pairs(text):
@@ -45,6 +45,15 @@ def parse_args(argv):
     p.add_argument("--only", default=",".join(SECTIONS), help="sections to run: " + ",".join(SECTIONS))
     p.add_argument("--v2-parts", default="drains,snapshot,bigtx",
                    help="v2: what to measure (drains: --workloads; snapshot: --snapshot-rows; bigtx: --big-rows)")
+    p.add_argument("--jetstream-parts", default="drains,latency",
+                   help="jetstream: what to measure (drains: --workloads into JetStream; latency: at "
+                        "--jetstream-rate for --jetstream-seconds)")
+    p.add_argument("--jetstream-replicas", default="3,1",
+                   help="jetstream: the drains' stream replicas, each a stream of its own (the first is also "
+                        "the latency's; default 3,1: R1 shows what the replication costs)")
+    p.add_argument("--jetstream-rate", type=int, default=1000, help="jetstream latency: transactions/s (default 1000)")
+    p.add_argument("--jetstream-seconds", type=float,
+                   help="jetstream latency: seconds per side and round (default 20; --quick 5)")
     p.add_argument("--write-docs", action="store_true",
                    help="write docs/ after a partial --only run too (a full run always does)")
     p.add_argument("--plugin", choices=("wal2json", "pgoutput"), default="wal2json",
@@ -58,6 +67,8 @@ def parse_args(argv):
     p.add_argument("--writer-bin", required=True, help="deltastream-bench-writer (paced_writer.cpp)")
     p.add_argument("--crowd-bin", required=True, help="deltastream-bench-crowd (observer_crowd.cpp)")
     p.add_argument("--hop-bin", required=True, help="deltastream-bench-hop (zmq_hop.cpp)")
+    p.add_argument("--jetstream-bin", help="deltastream-jetstream (the jetstream section)")
+    p.add_argument("--js-probe-bin", help="deltastream-bench-js (jetstream_probe.cpp; the jetstream section)")
     p.add_argument("--log-dir", required=True)
     p.add_argument("--docs", required=True, help="where benchmarks.md and bench/*.png go")
     p.add_argument("--command", default="./tests/bench/run.sh", help="the command line, for the docs")
@@ -75,6 +86,7 @@ def parse_args(argv):
         "capacity_rates": "200,400" if quick else "150,200,250,300,400,500",
         "snapshot_rows": 200_000 if quick else 1_000_000,
         "big_rows": 200_000 if quick else 1_000_000,
+        "jetstream_seconds": 5 if quick else 20,
     }
     for key, value in defaults.items():
         if getattr(config, key) is None:
@@ -85,6 +97,14 @@ def parse_args(argv):
     config.capacity_rates = _ints(config.capacity_rates)
     config.only = [s for s in config.only.split(",") if s]
     config.v2_parts = [s for s in config.v2_parts.split(",") if s]
+    config.jetstream_parts = [s for s in config.jetstream_parts.split(",") if s]
+    config.jetstream_replicas = _ints(config.jetstream_replicas)
+    if not set(config.jetstream_parts) <= {"drains", "latency"}:
+        p.error("--jetstream-parts: some of drains,latency")
+    if not config.jetstream_replicas or not all(1 <= r <= 3 for r in config.jetstream_replicas):
+        p.error("--jetstream-replicas: one or more of 1,2,3 (the cluster has three nodes)")
+    if "jetstream" in config.only and not (config.jetstream_bin and config.js_probe_bin):
+        p.error("the jetstream section needs --jetstream-bin and --js-probe-bin")
     if not set(config.v2_parts) <= {"drains", "snapshot", "bigtx"}:
         p.error("--v2-parts: some of drains,snapshot,bigtx")
     unknown = set(config.only) - set(SECTIONS)
@@ -103,7 +123,7 @@ def _run_section(section, config, pg):
                   gateway_args=("--max-page-rows", str(config.largest_page_rows)),
                   gateway_env={"DELTASTREAM_MAX_CONNECTIONS_PER_CLIENT": str(max(config.observers) + 64)})
     try:
-        if section not in ("throughput", "latency", "floors"):
+        if section not in ("throughput", "latency", "floors", "jetstream"):
             return module.run(config, pg, stack)
         reader_alone = Stack(config, pg, with_gateway=False, name="-alone")
         try:
@@ -128,7 +148,8 @@ def main(argv):
     titles = {"throughput": "1. throughput", "latency": "2. latency", "fanout": "3. fan-out",
               "snapshot": "4. snapshot", "bigtx": "5. one huge transaction",
               "floors": "6. floors: each PostgreSQL mode and transport, the reader on both plugins",
-              "v2": "7. the native API (v2): row stream drains, one huge transaction, snapshot"}
+              "v2": "7. the native API (v2): row stream drains, one huge transaction, snapshot",
+              "jetstream": "8. the JetStream output: drains into a 3-node cluster, latency commit to consumer"}
     for section in SECTIONS:
         if section not in config.only:
             continue

@@ -211,3 +211,31 @@ class HopConsumer(_Consumer):
     def __exit__(self, *exc):
         self.stopping.set()
         self.thread.join(15)
+
+
+class JetStreamConsumer(_Consumer):
+    """deltastream-bench-js follow (jetstream_probe.cpp): an ephemeral push consumer of a
+    JetStream subject in a process of its own, which takes each arrival's time and prints
+    the row's latency, read here line by line."""
+
+    def __init__(self, probe_bin, servers, stream, subject):
+        super().__init__()
+        self.args = [probe_bin, servers, "follow", stream, subject]
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.latencies.append(int(line))
+
+    def __enter__(self):
+        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE)
+        if self.process.stdout.readline() != b"ready\n":  # subscribed: what is stored from now on comes
+            self.process.kill()
+            raise RuntimeError(f"deltastream-bench-js follow exited with {self.process.wait()}")
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(10)
+        self.thread.join(5)

@@ -159,6 +159,27 @@ def write(results, config):
         f"{c['snapshot_rows']:,} rows: `GET /v2/streams/NAME/snapshot` to EOF against "
         "`psql -c \"\\copy (SELECT to_json(t) FROM t) to /dev/null\"` (and, for reference, the same in "
         "key order, as the v2 read is).",
+        "8. **JetStream output** (`deltastream-jetstream`, a v2 row stream into NATS JetStream: a message "
+        "a row, begin and commit on `._tx`): a three-node JetStream cluster on loopback "
+        "(`tests/integration/nats_cluster.py`, Debian's nats-server, file storage, fresh for each round), "
+        "its streams created by `deltastream-jetstream` itself before the writes. Drains "
+        f"({workloads}): written first, then drained into an R"
+        f"{' and an R'.join(str(r) for r in c.get('jetstream_replicas', [3]))} stream, each by a "
+        "`deltastream-jetstream` (default `--max-in-flight`) on a reader of its own with no gateway, timed "
+        "from the program's start until the slot's `confirmed_flush_lsn` reaches the WAL end after the "
+        "writes (it ACKs a transaction only once JetStream stored all of it, so then JetStream holds "
+        "everything; the stream's message count is checked), beside figure 7's WebSocket drain of the "
+        "same rows, `pg_recvlogical` on pgoutput, and JetStream by itself: `deltastream-bench-js` "
+        "(`tests/bench/jetstream_probe.cpp`) publishing as many messages of the stream's mean size into the "
+        "same stream as fast as JetStream answers (asynchronously, at most 4,096 unanswered, as the output); "
+        "CPU of the walsender, the reader, the output and the three nats-servers. Latency: "
+        f"{c.get('jetstream_rate', 1000):,} single-row transactions/s for "
+        f"{c.get('jetstream_seconds', 20):g} s a side and round, `deltastream-bench-writer`'s stamp to "
+        f"its arrival at an ephemeral push consumer of the R{c.get('jetstream_replicas', [3])[0]} stream "
+        "(`deltastream-bench-js`, its own process), beside `pg_recvlogical` (figure 2's floor) "
+        "and the bare JetStream hop: the same consumer while `deltastream-bench-js` publishes its own "
+        "clock into the same stream at the same rate, between a begin and a commit message as the output "
+        "sends them (asynchronously, with a `Nats-Msg-Id`), none of our code on the way.",
         "",
         "## Charts",
         "",

@@ -143,6 +143,7 @@ def rows(results):
         out.append(("   peak RSS walsender (MiB)", _f(ws["walsender_peak_mib"], 0),
                     f"{_f(pg['walsender_peak_mib'], 0)} pg_recvlogical's", "", "", INFO))
     out += _v2_rows(results.get("v2") or {})
+    out += _jetstream_rows(results.get("jetstream") or {})
     for section, error in results.get("errors", {}).items():
         out.append((f"{section}: the section failed", error[:110], "", "", "", MISSED))
     return out
@@ -197,6 +198,63 @@ def _v2_rows(v2):
                         _mark(peak * 1.048576 <= 50)))
         out.append(("   peak RSS walsender (MiB)", _f(big["ws"]["walsender_peak_mib"], 0),
                     f"{_f(big['pg']['walsender_peak_mib'], 0)} pg_recvlogical's", "", "", INFO))
+    return out
+
+
+def _jetstream_rows(js):
+    out = []
+    for d in js.get("drains", []):
+        w, pg, ws = d["workload"], d["pg"], d["ws"]
+        first = True
+        for side in (key for key in d if key.startswith("js_r")):
+            figure, label = d[side], f"R{d[side]['replicas']}"
+            out.append((f"{'8. JetStream' if first else '  '} {w}, {label}: start to all stored and confirmed (s)",
+                        _f(figure["seconds"]), f"{_f(pg['seconds'])} pg_recvlogical pgoutput", _f(figure["ratio"]),
+                        "", INFO))
+            first = False
+            out += _failures(figure)
+            if figure["seconds"] is None:
+                continue
+            out.append((f"   {w}, {label}: rows/s | JetStream messages/s",
+                        f"{_f(figure['rows_per_s'])} | {_f(figure['messages_per_s'])}", _f(pg["rows_per_s"]), "",
+                        "", INFO))
+            out.append((f"   {w}, {label}: CPU s per M rows, walsender | reader | output | 3 NATS servers",
+                        f"{_f(figure['walsender_cpu_per_m'])} | {_f(figure['reader_cpu_per_m'])} | "
+                        f"{_f(figure['output_cpu_per_m'])} | {_f(figure['nats_cpu_per_m'])}", "", "", "", INFO))
+            out.append((f"   {w}, {label} over the WebSocket drain of the same rows", "",
+                        f"{_f(ws['seconds'])} s WebSocket", _f(figure["vs_ws"]), "", INFO))
+            if figure.get("vs_r1") is not None:
+                out.append((f"   {w}, {label} over R1 (what the replication costs)", "", "", _f(figure["vs_r1"]),
+                            "", INFO))
+            bare = d.get(f"bare_r{figure['replicas']}")
+            if bare:
+                out.append((f"   {w}, {label}: JetStream alone, as many {_f(d['message_bytes'], 0)}-byte messages "
+                            "(s | messages/s)", "", f"{_f(bare['seconds'])} | {_f(bare.get('messages_per_s'))}",
+                            _f(figure["vs_bare"]), "", INFO))
+                out += _failures(bare)
+                if bare["seconds"] is not None:
+                    out.append((f"   {w}, {label}: JetStream alone: CPU s per M rows' messages, 3 NATS servers", "",
+                                _f(bare["nats_cpu_per_m"]), "", "", INFO))
+        out.append((f"   {w}: the v2 WebSocket drain, an ACK per commit (s)", _f(ws["seconds"]),
+                    f"{_f(pg['seconds'])} pg_recvlogical pgoutput", _f(ws["ratio"]), "", INFO))
+        out += _failures(ws)
+    lat = js.get("latency")
+    if lat:
+        rate, ours, pg, hop = lat["rate"], lat["js"], lat["pg"], lat["hop"]
+        out.append((f"8. JetStream latency at {rate:,} tx/s, R{lat['replicas']}, commit to consumer: p50 | p99 (ms)",
+                    f"{_f(ours['p50'])} | {_f(ours['p99'])}", f"{_f(pg['p50'])} | {_f(pg['p99'])} pg_recvlogical",
+                    _f(ours["p99"] / pg["p99"] if ours["p99"] and pg["p99"] else None, 1), "", INFO))
+        out.append(("   the same: p99.9 | max (ms)", f"{_f(ours['p999'])} | {_f(ours['max'])}",
+                    f"{_f(pg['p999'])} | {_f(pg['max'])}", "", "", INFO))
+        out.append(("   bare JetStream hop, publish to the same consumer: p50 | p99 (ms), lost", "",
+                    f"{_f(hop['p50'])} | {_f(hop['p99'])}, {hop['lost']}", "", "", INFO))
+        out.append(("   achieved rate | lost", f"{_f(ours['achieved_rate'])} | {ours['lost']}",
+                    f"{_f(pg['achieved_rate'])} | {pg['lost']}", "", "", INFO))
+        cores = ours.get("core_shares") or {}
+        if cores:
+            out.append(("   busy (% of a core): walsender | reader | output | 3 NATS servers; hop: NATS",
+                        " | ".join(_f(cores.get(k, 0) * 100, 0) for k in ("walsender", "reader", "output", "nats")),
+                        _f((hop.get("core_shares") or {}).get("nats", 0) * 100, 0), "", "", INFO))
     return out
 
 

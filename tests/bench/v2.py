@@ -115,26 +115,36 @@ def _summarize_drains(transactions, rows_per, rounds):
                "pg": {"seconds": pg, "rows_per_s": rows / pg,
                       "walsender_cpu_per_m": statistics.median(r["pg"]["walsender_cpu"] for r in rounds) / rows * 1e6}}
     for side in ("ws", "ws_ack_last"):
-        done = [r for r in rounds if r[side]["seconds"] is not None]
-        figure = summary[side] = {"failed": len(rounds) - len(done), "rounds": len(rounds), "seconds": None,
-                                  "ratio": None,
-                                  "errors": sorted({r[side]["error"] for r in rounds if r[side]["seconds"] is None})}
-        if figure["failed"]:
-            figure["failed_after"] = statistics.median(r[side]["failed_after"] for r in rounds
-                                                       if r[side]["seconds"] is None)
-        if not done:
-            continue
-
-        def med(key):
-            return statistics.median(r[side][key] for r in done)
-
-        seconds = figure["seconds"] = med("seconds")
-        # each round's own pair, then the median: rounds share the machine's noise
-        figure["ratio"] = statistics.median(r[side]["seconds"] / r["pg"]["seconds"] for r in done)
-        figure.update({"rows_per_s": rows / seconds, "mb_per_s": med("bytes") / seconds / 1e6})
-        for key in ("walsender_cpu", "reader_cpu", "gateway_cpu", "client_cpu"):
-            figure[f"{key}_per_m"] = med(key) / rows * 1e6
+        summary[side] = summarize_side(rounds, side, rows, ("walsender_cpu", "reader_cpu", "gateway_cpu",
+                                                             "client_cpu"))
     return summary
+
+
+def summarize_side(rounds, side, rows, cpu_keys):
+    """One side's figure over the rounds (a drain that failed is counted, not measured):
+    seconds, rows/s (and MB/s when it counted bytes), CPU seconds per million rows of each
+    of `cpu_keys`, and the ratio to pg_recvlogical of the same round."""
+    done = [r for r in rounds if r[side]["seconds"] is not None]
+    figure = {"failed": len(rounds) - len(done), "rounds": len(rounds), "seconds": None, "ratio": None,
+              "errors": sorted({r[side]["error"] for r in rounds if r[side]["seconds"] is None})}
+    if figure["failed"]:
+        figure["failed_after"] = statistics.median(r[side]["failed_after"] for r in rounds
+                                                   if r[side]["seconds"] is None)
+    if not done:
+        return figure
+
+    def med(key):
+        return statistics.median(r[side][key] for r in done)
+
+    seconds = figure["seconds"] = med("seconds")
+    # each round's own pair, then the median: rounds share the machine's noise
+    figure["ratio"] = statistics.median(r[side]["seconds"] / r["pg"]["seconds"] for r in done)
+    figure["rows_per_s"] = rows / seconds
+    if all("bytes" in r[side] for r in done):
+        figure["mb_per_s"] = med("bytes") / seconds / 1e6
+    for key in cpu_keys:
+        figure[f"{key}_per_m"] = med(key) / rows * 1e6
+    return figure
 
 
 def _snapshot(config, pg, stack):

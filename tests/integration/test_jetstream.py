@@ -25,7 +25,8 @@ from nats_cluster import NatsCluster
 class Output:
     """deltastream-jetstream as a child process."""
 
-    def __init__(self, reader, servers, follow, *extra):
+    def __init__(self, reader, servers, follow, *extra, env=None):
+        self.env = env
         self.binary = os.environ.get("DELTASTREAM_JETSTREAM_BIN")
         if not self.binary:
             raise RuntimeError("DELTASTREAM_JETSTREAM_BIN is not set")
@@ -37,7 +38,7 @@ class Output:
         self.start()
 
     def start(self):
-        self.process = subprocess.Popen(self.args, stdout=self.log, stderr=self.log)
+        self.process = subprocess.Popen(self.args, stdout=self.log, stderr=self.log, env=self.env)
 
     def kill(self):
         self.process.send_signal(signal.SIGKILL)
