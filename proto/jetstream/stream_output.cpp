@@ -1,5 +1,6 @@
 #include "proto/jetstream/stream_output.hpp"
 
+#include <algorithm>
 #include <thread>
 
 #include "common/backoff.hpp"
@@ -83,19 +84,18 @@ void stream_output::follow(const std::atomic<bool>& stop) {
   proto::subscriber source(context_, std::move(settings), stream_);
   module_logger("jetstream")->info("{}: following as {}", stream_, options_.consumer);
   while (!stop) {
+    // While answers are awaited, wake every millisecond to ACK them; idle, every 100 ms.
     auto message = source.next(ledger_.transactions() == 0 ? std::chrono::milliseconds(100)
-                                                           : std::chrono::milliseconds(0));
+                                                           : std::chrono::milliseconds(1));
     if (message) {
       take(source, *message, stop);
       acknowledge(source, false);
     } else {
-      // Idle: wait a little for JetStream's answers rather than spin.
-      if (ledger_.transactions() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       acknowledge(source, true);
     }
   }
   // What is in flight gets its answers, so that the ACK covers it and a restart resends less.
-  if (publisher_) publisher_->wait_for_answers(options_.ack_timeout);
+  if (publisher_) publisher_->wait_for_answers(std::min(options_.ack_timeout, std::chrono::milliseconds(2'000)));
   acknowledge(source, true);
   source.leave();
 }
