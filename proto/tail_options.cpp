@@ -8,6 +8,7 @@
 #include "common/command_line.hpp"
 #include "common/errors.hpp"
 #include "common/stream_name.hpp"
+#include "proto/reader_flags.hpp"
 
 namespace deltastream::proto {
 
@@ -37,17 +38,8 @@ tail_options parse_tail_options(int argc, char** argv) {
   std::uint64_t count = 0;
   app.add_option("--count", count, "Exit after N messages (after acknowledging them, with --ack)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 62));
-  app.add_option("--control", options.reader.control, "The reader's ZeroMQ control endpoint")
-      ->envname("DELTASTREAM_CONTROL")
-      ->capture_default_str();
-  app.add_option("--publish", options.reader.publish, "The reader's ZeroMQ data endpoint")
-      ->envname("DELTASTREAM_PUBLISH")
-      ->capture_default_str();
   int call_timeout_ms = 10'000;
-  app.add_option("--reader-timeout-ms", call_timeout_ms, "How long to wait for the reader to answer a request")
-      ->envname("DELTASTREAM_READER_TIMEOUT_MS")
-      ->check(CLI::Range(100, 600'000))
-      ->capture_default_str();
+  add_reader_flags(app, options.reader, call_timeout_ms);
   int give_up_seconds = 60;
   app.add_option("--give-up-after", give_up_seconds,
                  "Seconds a reader that had answered may go silent (stopped, unreachable) before exit code 2")

@@ -6,6 +6,7 @@
 #include "common/curve_options.hpp"
 #include "common/errors.hpp"
 #include "common/stream_name.hpp"
+#include "proto/reader_flags.hpp"
 #include "proto/jetstream/subject_token.hpp"
 
 namespace deltastream::jetstream {
@@ -104,17 +105,8 @@ jetstream_options parse_jetstream_options(int argc, char** argv) {
                  "The consumer name it holds the streams under (stable: a restart re-attaches at once)")
       ->envname("DELTASTREAM_CONSUMER")
       ->capture_default_str();
-  app.add_option("--control", options.reader.control, "The reader's ZeroMQ control endpoint")
-      ->envname("DELTASTREAM_CONTROL")
-      ->capture_default_str();
-  app.add_option("--publish", options.reader.publish, "The reader's ZeroMQ data endpoint")
-      ->envname("DELTASTREAM_PUBLISH")
-      ->capture_default_str();
   int call_timeout_ms = 10'000;
-  app.add_option("--reader-timeout-ms", call_timeout_ms, "How long to wait for the reader to answer a request")
-      ->envname("DELTASTREAM_READER_TIMEOUT_MS")
-      ->check(CLI::Range(100, 600'000))
-      ->capture_default_str();
+  proto::add_reader_flags(app, options.reader, call_timeout_ms);
   add_curve_options(app, options.reader.curve, curve_role::client);
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, critical, off (stderr)")
       ->envname("DELTASTREAM_LOG_LEVEL")
